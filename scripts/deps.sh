@@ -1,0 +1,32 @@
+#!/bin/sh
+# Installs the Debian packages ztiam needs to build, test and benchmark,
+# but only those missing.  As root it runs apt-get; otherwise it prints the
+# exact command to run and fails.
+set -eu
+
+PACKAGES="
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libssl-dev openssl libevent-dev libjansson-dev libsqlite3-dev sqlite3
+  libpq-dev postgresql libargon2-dev libcurl4-openssl-dev curl
+  libcmocka-dev python3 wrk procps
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "ztiam needs these Debian packages:$missing" >&2
+	echo "run as root:  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

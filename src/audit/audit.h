@@ -1,0 +1,60 @@
+/*
+ * audit: the tamper-evident trail of every change.
+ *
+ * Each mutation appends a record in the same transaction as the change it
+ * describes: who (actor), in which tenant, what (action, target), under
+ * which request id, when, and a summary of the state before and after.
+ * Records are numbered without gaps and each stores the SHA-256 of its
+ * predecessor, so editing, deleting or reordering any record breaks the
+ * chain at that record; zt_audit_verify() finds the first break.  A head row
+ * holds the number and hash of the newest record, so cutting records off
+ * the end is caught too.
+ */
+#ifndef ZT_AUDIT_H
+#define ZT_AUDIT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+/* Who is acting: filled by the API layer from the authenticated token, or
+ * by the server itself ("system") for bootstrap and maintenance. */
+typedef struct zt_actor {
+	const char *id;		/* "token:<id>" or "system" */
+	const char *tenant;	/* actor's tenant scope; NULL = whole system */
+	const char *request_id;	/* NULL outside a request */
+} zt_actor;
+
+typedef struct zt_audit_entry {
+	const char *action;	/* "token.create" */
+	const char *tenant;	/* tenant the change belongs to, or NULL */
+	const char *target;	/* "token:abc" */
+	json_t *before;		/* borrowed; NULL when created */
+	json_t *after;		/* borrowed; NULL when deleted */
+} zt_audit_entry;
+
+extern const zt_migration_set zt_audit_migrations;
+
+/* Appends one record.  Must run inside the caller's write transaction. */
+int zt_audit_append(zt_db *db, const zt_actor *actor,
+    const zt_audit_entry *e);
+
+typedef struct zt_audit_report {
+	int64_t records;	/* records checked */
+	int64_t first_bad;	/* seq of the first bad record, 0 if none */
+	char reason[200];	/* what is wrong with it */
+} zt_audit_report;
+
+/* Walks the whole chain.  ZT_OK when intact; ZT_ECONFLICT when broken,
+ * with the first bad record named in `out`. */
+int zt_audit_verify(zt_db *db, zt_audit_report *out);
+
+/* Lists records after `after_seq`, oldest first, at most `limit`; only the
+ * given tenant's when `tenant` is non-NULL.  Sets *next to the last seq
+ * returned (the cursor for the next page). */
+int zt_audit_list(zt_db *db, const char *tenant, int64_t after_seq,
+    int limit, json_t **out, int64_t *next);
+
+#endif

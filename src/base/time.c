@@ -1,0 +1,67 @@
+/*
+ * Clocks and RFC 3339 timestamps.  Stored times are integer milliseconds
+ * since the epoch (UTC); text forms appear only at the edges (JSON, logs).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/base.h"
+
+int64_t
+zt_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+zt_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+zt_time_format(char out[32], int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&secs, &tm);
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
+}
+
+/* Accepts YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC only; offsets are refused so a
+ * stored time never depends on a local zone). */
+int
+zt_time_parse(const char *s, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	int frac = 0, digits = 0;
+
+	if (strlen(s) < 20)
+		return zt_error_set(ZT_EINVAL, "not an RFC 3339 UTC time");
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return zt_error_set(ZT_EINVAL, "not an RFC 3339 UTC time");
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 3)
+				frac = frac * 10 + (*p - '0');
+		if (digits == 0)
+			return zt_error_set(ZT_EINVAL, "empty fraction");
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	if (p[0] != 'Z' || p[1] != '\0')
+		return zt_error_set(ZT_EINVAL, "time must end in Z (UTC)");
+	*ms = (int64_t)timegm(&tm) * 1000 + frac;
+	return ZT_OK;
+}

@@ -1,0 +1,220 @@
+/*
+ * `ztiam serve`: load the configuration, prepare the data directory and the
+ * database (migrations, first-start bootstrap), start the HTTP workers, and
+ * wait for SIGTERM or SIGINT to stop gracefully.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main
+ * thread with sigwait(), so no code runs in a signal handler.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "base/base.h"
+#include "cli/cli.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* How long in-flight requests get to finish after SIGTERM. */
+#define SHUTDOWN_GRACE_MS 10000
+
+static int
+make_data_dir(const char *dir)
+{
+	struct stat sb;
+
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
+		if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+			return ZT_OK;
+	}
+	log_error("cannot create the data directory", ZS("path", dir),
+	    ZS("error", strerror(errno)));
+	return ZT_ERR;
+}
+
+/* Writes the bootstrap token for scripts, readable by the owner only. */
+static int
+write_token_file(const char *data, const char *secret)
+{
+	char path[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/bootstrap-token", data);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0) {
+		log_error("cannot write the bootstrap token file",
+		    ZS("path", path), ZS("error", strerror(errno)));
+		return ZT_ERR;
+	}
+	fchmod(fd, 0600);
+	n = write(fd, secret, strlen(secret));
+	if (n < 0 || (size_t)n != strlen(secret) || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) < 0) {
+		close(fd);
+		return ZT_ERR;
+	}
+	close(fd);
+	return ZT_OK;
+}
+
+/* The one place a secret is printed: to the operator's terminal on stdout,
+ * once, at the very first start.  Logs go to stderr and never carry it. */
+static void
+announce_bootstrap(const zt_config *cfg, const char *secret, int port)
+{
+	const char *scheme = cfg->tls_cert ? "https" : "http";
+	char host[256];
+	const char *colon;
+
+	snprintf(host, sizeof(host), "%s", cfg->listen);
+	if ((colon = strrchr(host, ':')) != NULL)
+		host[colon - host] = '\0';
+	printf("\n"
+	    "ztiam: first start: a system administrator token was created.\n"
+	    "It is shown once here and kept in %s/bootstrap-token (mode 0600).\n"
+	    "\n"
+	    "    %s\n"
+	    "\n"
+	    "Try it:\n"
+	    "    curl -H \"Authorization: Bearer $(cat %s/bootstrap-token)\" "
+	    "%s://%s:%d/v1/whoami\n\n",
+	    cfg->data, secret, cfg->data, scheme, host, port);
+	fflush(stdout);
+}
+
+static int
+prepare_database(const zt_config *cfg, char *secret, bool *created)
+{
+	zt_db *db;
+	int err;
+
+	if ((err = zt_db_open(&db, cfg->db)) < 0) {
+		log_error("cannot open the database", ZS("error",
+		    zt_error_msg()));
+		return err;
+	}
+	if ((err = zt_store_migrate(db, zt_api_migrations,
+	    zt_api_nmigrations)) < 0)
+		log_error("database migration failed", ZS("error",
+		    zt_error_msg()));
+	else if ((err = zt_bootstrap(db, secret, created)) < 0)
+		log_error("bootstrap failed", ZS("error", zt_error_msg()));
+	if (err == ZT_OK && *created)
+		err = write_token_file(cfg->data, secret);
+	zt_db_close(db);
+	return err;
+}
+
+static int
+setup_logging(const zt_config *cfg)
+{
+	enum zt_log_level lvl;
+	enum zt_log_format fmt;
+
+	if (zt_log_parse_level(cfg->log_level, &lvl) < 0 ||
+	    zt_log_parse_format(cfg->log_format, &fmt) < 0) {
+		fprintf(stderr, "ztiam serve: %s\n", zt_error_msg());
+		return ZT_EINVAL;
+	}
+	zt_log_setup(lvl, fmt, STDERR_FILENO);
+	return ZT_OK;
+}
+
+static int
+start_http(const zt_config *cfg, zt_app *app)
+{
+	zt_http_config hc = {
+		.listen = cfg->listen,
+		.workers = cfg->workers,
+		.tls_cert = cfg->tls_cert,
+		.tls_key = cfg->tls_key,
+		.tls_client_ca = cfg->tls_client_ca,
+		.max_header_bytes = cfg->max_header,
+		.max_body_bytes = cfg->max_body,
+		.max_connections = cfg->max_conns,
+		.idle_timeout_s = cfg->idle_timeout,
+		.app = app,
+		.worker_init = zt_api_worker_init,
+		.worker_fini = zt_api_worker_fini,
+		.auth = zt_api_auth,
+	};
+	int err;
+
+	if ((err = zt_http_new(&app->http, &hc)) < 0 ||
+	    (err = zt_api_routes(app->http)) < 0 ||
+	    (err = zt_http_start(app->http)) < 0) {
+		log_error("cannot start the HTTP server", ZS("error",
+		    zt_error_msg()));
+		return err;
+	}
+	return ZT_OK;
+}
+
+int
+zt_cmd_serve(int argc, char **argv)
+{
+	char secret[ZT_TOKEN_LEN + 1] = "";
+	zt_app app = { .version = ZTIAM_VERSION };
+	int64_t t0 = zt_mono_us();
+	bool created = false;
+	zt_config cfg;
+	sigset_t sigs;
+	int sig, rc = 1;
+
+	if (argc > 0 && (strcmp(argv[0], "-h") == 0 ||
+	    strcmp(argv[0], "--help") == 0)) {
+		zt_config_usage();
+		return 0;
+	}
+	if (zt_config_load(&cfg, argc, argv) < 0) {
+		zt_config_usage();
+		zt_config_free(&cfg);
+		return 2;
+	}
+	if (setup_logging(&cfg) < 0)
+		goto out;
+	app.db_url = cfg.db;
+	app.started_ms = zt_now_ms();
+
+	/* Every thread started from here on inherits the blocked set. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (make_data_dir(cfg.data) < 0 ||
+	    prepare_database(&cfg, secret, &created) < 0 ||
+	    start_http(&cfg, &app) < 0)
+		goto out;
+	log_info("ready", ZS("listen", cfg.listen),
+	    ZI("port", zt_http_port(app.http)),
+	    ZS("db", zt_str_has_prefix(cfg.db, "postgres") ? "postgres" :
+	    "sqlite"), ZB("tls", cfg.tls_cert != NULL),
+	    ZI("startup_us", zt_mono_us() - t0));
+	if (created)
+		announce_bootstrap(&cfg, secret, zt_http_port(app.http));
+	zt_wipe(secret, sizeof(secret));
+
+	sigwait(&sigs, &sig);
+	log_info("stopping", ZS("signal", sig == SIGTERM ? "TERM" : "INT"));
+	zt_http_stop(app.http, SHUTDOWN_GRACE_MS);
+	zt_http_wait(app.http);
+	log_info("stopped");
+	rc = 0;
+out:
+	zt_wipe(secret, sizeof(secret));
+	if (app.http)
+		zt_http_free(app.http);
+	zt_config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * ztiam: a zero-trust identity and access management platform.  One
+ * binary; the first argument names the command.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+
+static int
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: ztiam <command> [arguments]\n\n"
+	    "commands:\n"
+	    "  serve     run the server (ztiam serve --help)\n"
+	    "  token     create, list, get or revoke API tokens\n"
+	    "  audit     verify the audit chain, or list records\n"
+	    "  version   print the version\n");
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd;
+	int rc;
+
+	if (argc < 2)
+		return usage();
+	cmd = argv[1];
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("ztiam %s\n", ZTIAM_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return zt_cmd_serve(argc - 2, argv + 2);
+	if (strcmp(cmd, "audit") == 0)
+		return zt_cmd_audit(argc - 2, argv + 2);
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(cmd, "token") == 0)
+		rc = zt_cmd_token(argc - 2, argv + 2);
+	else
+		rc = usage();
+	curl_global_cleanup();
+	return rc;
+}
