@@ -36,6 +36,10 @@
 /* Room for an SQLite error message quoted in ours; longer ones are cut. */
 #define ERRMSG_MAX 200
 
+/* Bytes of a database path quoted in an error: the file name and enough
+ * of the directories to find it, within a one-line message. */
+#define PATH_QUOTE_MAX 120
+
 struct lite_db {
 	zt_db base;		/* first: a lite_db is a zt_db */
 	sqlite3 *conn;
@@ -196,7 +200,7 @@ set_wal(sqlite3 *conn)
 	if (sqlite3_prepare_v2(conn, "PRAGMA journal_mode=WAL", -1, &stmt,
 	    NULL) != SQLITE_OK)
 		return conn_error(conn);
-	if ((rc = sqlite3_step(stmt)) != SQLITE_ROW) {
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		rc = conn_error(conn);
 		goto out;
 	}
@@ -229,6 +233,21 @@ configure(sqlite3 *conn)
 	return ZT_OK;
 }
 
+/* Restates the error of a failed open as ZT_EUNAVAIL, naming the file. */
+static int
+open_error(const char *path)
+{
+	char cause[ERRMSG_MAX + 16], name[PATH_QUOTE_MAX + 4];
+	const char *msg = zt_error_msg();
+
+	if (zt_str_has_prefix(msg, "sqlite: "))
+		msg += strlen("sqlite: ");
+	snprintf(cause, sizeof(cause), "%s", msg);
+	zt_str_sanitize(name, path, strlen(path), PATH_QUOTE_MAX);
+	return zt_error_set(ZT_EUNAVAIL, "sqlite: cannot open %s: %s", name,
+	    cause);
+}
+
 /* The caller makes the parent directory; SQLite creates the file. */
 int
 store_sqlite_open(zt_db **out, const char *path)
@@ -258,14 +277,10 @@ store_sqlite_open(zt_db **out, const char *path)
 	return ZT_OK;
 
 fail:
-	/* Any failure to open or set up the file means the database cannot
-	 * be used: unavailable, unless memory ran out. */
-	if (rc != ZT_ENOMEM) {
-		char msg[ERRMSG_MAX + 16];
-
-		snprintf(msg, sizeof(msg), "%s", zt_error_msg());
-		rc = zt_error_set(ZT_EUNAVAIL, "%s", msg);
-	}
+	/* A file that cannot be opened or set up is a database we cannot
+	 * use: unavailable, unless memory ran out. */
+	if (rc != ZT_ENOMEM)
+		rc = open_error(path);
 	sqlite3_close(conn);
 	return rc;
 }

@@ -114,13 +114,14 @@ static zt_stmt *
 cache_find(const struct store_cache *c, const char *sql, uint64_t h)
 {
 	size_t i;
+	zt_stmt *st;
 
 	if (c->cap == 0)
 		return NULL;
-	for (i = h & (c->cap - 1); c->slots[i] != NULL;
+	for (i = h & (c->cap - 1); (st = c->slots[i]) != NULL;
 	    i = (i + 1) & (c->cap - 1)) {
-		if (c->slots[i]->hash == h && strcmp(c->slots[i]->sql, sql) == 0)
-			return c->slots[i];
+		if (st->hash == h && strcmp(st->sql, sql) == 0)
+			return st;
 	}
 	return NULL;
 }

@@ -112,16 +112,20 @@ typedef struct zt_migration_set {
  * Applies every step not yet applied, in one transaction, recording each in
  * the schema_migrations table.  Safe to run from several processes at once
  * (PostgreSQL takes an advisory lock; SQLite's write lock serialises).
+ * `sets` is an array of n pointers, one per module, in dependency order:
+ * each module exports its set as an object of its own.
  */
-int zt_store_migrate(zt_db *db, const zt_migration_set *sets, size_t n);
+int zt_store_migrate(zt_db *db, const zt_migration_set *const *sets,
+    size_t n);
 /* True when every step of every set is applied (for /readyz). */
-bool zt_store_migrated(zt_db *db, const zt_migration_set *sets, size_t n);
+bool zt_store_migrated(zt_db *db, const zt_migration_set *const *sets,
+    size_t n);
 
 /* ---- statistics (for /metrics) ----------------------------------------- */
 
 typedef struct zt_store_stats {
 	uint64_t open;		/* connections open now */
-	uint64_t busy;		/* connections inside a statement or transaction */
+	uint64_t busy;		/* connections in a statement or transaction */
 	uint64_t queries;	/* statements run since start */
 	uint64_t errors;	/* statements that failed */
 } zt_store_stats;

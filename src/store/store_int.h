@@ -80,7 +80,7 @@ struct zt_stmt {
 	zt_db *db;
 	char *sql;		/* the caller's text, as given: the cache key */
 	uint64_t hash;		/* of sql */
-	bool running;		/* last step gave a row; not yet done or reset */
+	bool running;		/* the last step gave a row: not done, reset */
 };
 
 /* sqlite.c */
