@@ -5,6 +5,7 @@
  * that probes and scrapers work; they reveal no tenant data.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,15 +41,19 @@ readyz(zt_req *req)
 static long
 resident_bytes(void)
 {
-	long pages = 0, rss = 0;
+	char line[128], *p, *end;
+	long rss;
 	FILE *f;
 
 	if ((f = fopen("/proc/self/statm", "r")) == NULL)
 		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-		rss = 0;
+	p = fgets(line, sizeof(line), f);
 	fclose(f);
-	return rss * sysconf(_SC_PAGESIZE);
+	/* "size resident shared ...", in pages */
+	if (p == NULL || (p = strchr(line, ' ')) == NULL)
+		return 0;
+	rss = strtol(p + 1, &end, 10);
+	return end == p + 1 ? 0 : rss * sysconf(_SC_PAGESIZE);
 }
 
 static void
