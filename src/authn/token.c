@@ -174,12 +174,24 @@ token_insert(zt_db *db, const zt_actor *actor, const zt_token_spec *spec,
 	return err < 0 ? err : ZT_OK;
 }
 
+/* Characters, not bytes, in a valid UTF-8 string. */
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 static int
 token_check_spec(const zt_principal *who, const zt_token_spec *spec)
 {
 	size_t n = spec->name ? strlen(spec->name) : 0;
 
-	if (n == 0 || n > 128 || !zt_utf8_valid(spec->name, n))
+	if (n == 0 || !zt_utf8_valid(spec->name, n) ||
+	    utf8_chars(spec->name) > 128)
 		return zt_error_set(ZT_EINVAL, "name must be 1 to 128 "
 		    "characters");
 	if (spec->tenant && !tenant_valid(spec->tenant))

@@ -38,7 +38,11 @@ audit_verify(int argc, char **argv)
 	data = zt_cli_take_opt(&argc, argv, "data");
 	if (argc != 0)
 		return audit_usage();
-	if (url == NULL && (url = getenv("ZTIAM_DB")) == NULL) {
+	/* Flags first, then the environment, as for `ztiam serve`. */
+	if (url == NULL && data == NULL && (url = getenv("ZTIAM_DB")) != NULL &&
+	    *url == '\0')
+		url = NULL;
+	if (url == NULL) {
 		if (data == NULL && (data = getenv("ZTIAM_DATA")) == NULL)
 			data = "./var";
 		snprintf(path, sizeof(path), "%s/ztiam.db", data);
