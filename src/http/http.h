@@ -117,6 +117,9 @@ const char *zt_req_route(const zt_req *req);	/* route name or NULL */
 const char *zt_req_param(const zt_req *req, const char *name);
 /* A query-string parameter, decoded; NULL when absent. */
 const char *zt_req_query(zt_req *req, const char *name);
+/* Walks every query parameter in order: start with *iter = NULL; returns
+ * the next value and sets *name, or NULL after the last. */
+const char *zt_req_query_next(zt_req *req, void **iter, const char **name);
 const char *zt_req_header(const zt_req *req, const char *name);
 const char *zt_req_id(const zt_req *req);
 const char *zt_req_peer_addr(const zt_req *req);	/* "127.0.0.1" */
