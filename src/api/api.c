@@ -3,6 +3,7 @@
  * database connection each), bearer authentication of every non-public
  * route, and the route table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@
 const zt_migration_set *const zt_api_migrations[] = {
 	&zt_audit_migrations,
 	&zt_authn_migrations,
+	&zt_identity_migrations,
 };
 const size_t zt_api_nmigrations = ZT_ARRAY_LEN(zt_api_migrations);
 
@@ -104,6 +106,115 @@ api_query_int(zt_req *req, const char *name, int64_t min, int64_t max,
 	return true;
 }
 
+void
+api_idctx(zt_req *req, zt_id_ctx *cx, zt_actor *actor)
+{
+	const zt_principal *p = api_principal(req);
+	zt_app *app = zt_req_app(req);
+
+	*actor = api_actor(req);
+	*cx = (zt_id_ctx){
+		.db = api_db(req),
+		.cfg = &app->identity,
+		.actor = actor,
+		.scope = {
+			.tenant = p->system ? NULL : p->tenant,
+			.unit = p->unit[0] ? p->unit : NULL,
+		},
+	};
+}
+
+bool
+api_if_match(zt_req *req, int64_t *version)
+{
+	const char *h = zt_req_header(req, "If-Match");
+	char digits[24];
+	size_t n;
+
+	*version = 0;
+	if (h == NULL || strcmp(h, "*") == 0)
+		return true;
+	n = strlen(h);
+	if (n >= 3 && n < sizeof(digits) && h[0] == '"' && h[n - 1] == '"') {
+		memcpy(digits, h + 1, n - 2);
+		digits[n - 2] = '\0';
+		if (zt_parse_i64(digits, 1, INT64_MAX, version) == ZT_OK)
+			return true;
+	}
+	zt_reply_problem(req, 400, "invalid_precondition", "If-Match must be "
+	    "an ETag this server sent, such as \"3\"");
+	return false;
+}
+
+void
+api_reply_doc(zt_req *req, int status, json_t *doc)
+{
+	json_t *v = json_object_get(doc, "version");
+	char etag[32];
+
+	if (json_is_integer(v)) {
+		snprintf(etag, sizeof(etag), "\"%lld\"",
+		    (long long)json_integer_value(v));
+		zt_reply_header(req, "ETag", etag);
+	}
+	zt_reply_json(req, status, doc);
+}
+
+void
+api_reply_result(zt_req *req, int err, int status, json_t *doc)
+{
+	if (err == ZT_ESTALE)
+		zt_reply_problem(req, 412, "precondition_failed", "%s",
+		    zt_error_msg());
+	else if (err < 0)
+		zt_reply_error(req, err);
+	else if (doc == NULL)
+		zt_reply_empty(req, status);
+	else
+		api_reply_doc(req, status, doc);
+}
+
+bool
+api_page(zt_req *req, const char **cursor, int *limit)
+{
+	int64_t n = 0;
+
+	*cursor = zt_req_query(req, "cursor");
+	if (!api_query_int(req, "limit", 1, ZT_PAGE_MAX, &n))
+		return false;
+	*limit = (int)n;
+	return true;
+}
+
+json_t *
+api_body(zt_req *req, const zt_json_field *fields, size_t n)
+{
+	json_t *body;
+
+	if ((body = zt_req_json(req)) == NULL)
+		return NULL;
+	if (zt_json_decode(body, fields, n) < 0) {
+		zt_reply_problem(req, 400, "invalid_request", "%s",
+		    zt_error_msg());
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+int
+api_add_routes(zt_http *srv, const struct api_route *r, size_t n)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		if ((err = zt_http_route(srv, r[i].methods, r[i].pattern,
+		    r[i].fn, r[i].name, 0)) < 0)
+			return err;
+	return ZT_OK;
+}
+
 int
 zt_api_routes(zt_http *srv)
 {
@@ -111,7 +222,10 @@ zt_api_routes(zt_http *srv)
 
 	if ((err = api_ops_routes(srv)) < 0 ||
 	    (err = api_token_routes(srv)) < 0 ||
-	    (err = api_audit_routes(srv)) < 0)
+	    (err = api_audit_routes(srv)) < 0 ||
+	    (err = api_tenant_routes(srv)) < 0 ||
+	    (err = api_identity_routes(srv)) < 0 ||
+	    (err = api_group_routes(srv)) < 0)
 		return err;
 	return ZT_OK;
 }

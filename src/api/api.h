@@ -12,12 +12,14 @@
 
 #include "authn/authn.h"
 #include "http/http.h"
+#include "identity/identity.h"
 #include "store/store.h"
 
 /* What the whole server shares, read-only once serving. */
 typedef struct zt_app {
 	const char *db_url;
 	const char *version;
+	zt_identity_config identity;	/* trust domain */
 	zt_http *http;
 	int64_t started_ms;
 } zt_app;

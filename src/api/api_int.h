@@ -32,7 +32,40 @@ api_actor(zt_req *req)
 bool api_query_int(zt_req *req, const char *name, int64_t min, int64_t max,
     int64_t *out);
 
+/*
+ * Fills an identity context for `req`: the worker's connection, the
+ * server's identity configuration, the audit actor (kept in *actor, which
+ * must outlive *cx) and the caller's scope from its token.
+ */
+void api_idctx(zt_req *req, zt_id_ctx *cx, zt_actor *actor);
+/* Reads If-Match: absent or "*" gives 0 (no check), "\"N\"" gives N.
+ * Replies 400 and returns false when it is anything else. */
+bool api_if_match(zt_req *req, int64_t *version);
+/* Replies with a document, its "version" as a strong ETag. */
+void api_reply_doc(zt_req *req, int status, json_t *doc);
+/* Replies with `doc` or the error `err` (ZT_ESTALE answers 412 when the
+ * caller sent If-Match). */
+void api_reply_result(zt_req *req, int err, int status, json_t *doc);
+/* Reads ?cursor= and ?limit= (1 to 1000). */
+bool api_page(zt_req *req, const char **cursor, int *limit);
+/* Decodes the request body by `fields`; on failure replies and returns
+ * NULL, else returns the body (the caller decrefs it). */
+json_t *api_body(zt_req *req, const zt_json_field *fields, size_t n);
+
+/* A row of a handler file's route table. */
+struct api_route {
+	unsigned methods;
+	const char *pattern;
+	zt_handler fn;
+	const char *name;
+};
+
+int api_add_routes(zt_http *srv, const struct api_route *r, size_t n);
+
 int api_ops_routes(zt_http *srv);
+int api_identity_routes(zt_http *srv);
+int api_group_routes(zt_http *srv);
+int api_tenant_routes(zt_http *srv);
 int api_token_routes(zt_http *srv);
 int api_audit_routes(zt_http *srv);
 

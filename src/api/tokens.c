@@ -9,6 +9,27 @@
 #include "api/api_int.h"
 #include "base/base.h"
 
+/* A token's tenant must exist and be the caller's to see; a delegated
+ * token's unit must lie within the caller's own scope.  Outside it, either
+ * does not exist. */
+static int
+tenant_in_scope(zt_req *req, const char *tenant, const char *unit)
+{
+	zt_actor actor;
+	zt_id_ctx cx;
+	json_t *doc;
+	int err;
+
+	api_idctx(req, &cx, &actor);
+	if (unit)
+		err = zt_unit_get(&doc, &cx, tenant, unit);
+	else
+		err = zt_tenant_get(&doc, &cx, tenant);
+	if (err == ZT_OK)
+		json_decref(doc);
+	return err;
+}
+
 static void
 token_create(zt_req *req)
 {
@@ -23,8 +44,13 @@ token_create(zt_req *req)
 	err = zt_json_decode(body, (zt_json_field[]){
 	    { "name", ZT_J_STRING, true, &spec.name, NULL },
 	    { "tenant", ZT_J_STRING, false, &spec.tenant, NULL },
+	    { "unit_id", ZT_J_STRING, false, &spec.unit, NULL },
 	    { "expires_in", ZT_J_INT, false, &spec.ttl_s, NULL },
-	}, 3);
+	}, 4);
+	if (err == ZT_OK)
+		err = zt_token_spec_check(api_principal(req), &spec);
+	if (err == ZT_OK && spec.tenant)
+		err = tenant_in_scope(req, spec.tenant, spec.unit);
 	if (err == ZT_OK)
 		err = zt_token_create(api_db(req), &actor, api_principal(req),
 		    &spec, secret, &info);

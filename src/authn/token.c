@@ -31,6 +31,8 @@ static const zt_migration authn_steps[] = {
 	  " key TEXT PRIMARY KEY,"
 	  " value TEXT NOT NULL);",
 	  NULL },
+	{ 2, "token unit scope",
+	  "ALTER TABLE api_tokens ADD COLUMN unit TEXT;", NULL },
 };
 
 const zt_migration_set zt_authn_migrations = {
@@ -72,16 +74,18 @@ zt_principal_system(zt_principal *out)
 	out->system = true;
 }
 
+/* The identity module's tenant id rule: a lowercase slug that can be one
+ * SPIFFE path segment and one DNS label. */
 static bool
 tenant_valid(const char *t)
 {
 	size_t n = strlen(t), i;
 
-	if (n == 0 || n > ZT_TENANT_MAX)
+	if (n == 0 || n > ZT_TENANT_MAX || t[0] == '-')
 		return false;
 	for (i = 0; i < n; i++)
 		if (!((t[i] >= 'a' && t[i] <= 'z') ||
-		    (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_'))
+		    (t[i] >= '0' && t[i] <= '9') || t[i] == '-'))
 			return false;
 	return true;
 }
@@ -95,10 +99,11 @@ token_row_json(zt_stmt *st)
 	zt_time_format(created, zt_stmt_int(st, 3));
 	zt_time_format(expires, exp);
 	zt_time_format(revoked, rev);
-	return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?}",
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?}",
 	    "id", zt_stmt_text(st, 0),
 	    "name", zt_stmt_text(st, 1),
 	    "tenant", zt_stmt_text(st, 2),
+	    "unit_id", zt_stmt_text(st, 7),
 	    "created_at", created,
 	    "created_by", zt_stmt_text(st, 6),
 	    "expires_at", exp ? expires : NULL,
@@ -106,7 +111,23 @@ token_row_json(zt_stmt *st)
 }
 
 #define TOKEN_COLUMNS \
-	"id, name, tenant, created_at, expires_at, revoked_at, created_by"
+	"id, name, tenant, created_at, expires_at, revoked_at, created_by, unit"
+
+/* A system principal sees every token, a tenant principal its tenant's,
+ * a unit principal itself and the tokens it made. */
+static bool
+token_visible(const zt_principal *who, const char *tenant, const char *id,
+    const char *created_by)
+{
+	if (who->system)
+		return true;
+	if (tenant == NULL || strcmp(tenant, who->tenant) != 0)
+		return false;
+	if (who->unit[0] == '\0')
+		return true;
+	return strcmp(id, who->token_id) == 0 ||
+	    (created_by && strcmp(created_by, who->actor) == 0);
+}
 
 /* Reads one token row by id, within `who`'s scope. */
 static int
@@ -123,8 +144,8 @@ token_fetch(zt_db *db, const zt_principal *who, const char *id, json_t **out)
 		const char *tenant = zt_stmt_text(st, 2);
 
 		/* Outside the caller's scope looks exactly like absent. */
-		if (!who->system && (tenant == NULL ||
-		    strcmp(tenant, who->tenant) != 0))
+		if (!token_visible(who, tenant, zt_stmt_text(st, 0),
+		    zt_stmt_text(st, 6)))
 			err = ZT_DONE;
 		else
 			*out = token_row_json(st);
@@ -156,8 +177,8 @@ token_insert(zt_db *db, const zt_actor *actor, const zt_token_spec *spec,
 		return err;
 
 	if ((err = zt_db_prepare(&st, db, "INSERT INTO api_tokens (id, hash,"
-	    " name, tenant, created_at, created_by, expires_at, revoked_at)"
-	    " VALUES ($1, $2, $3, $4, $5, $6, $7, 0)")) < 0)
+	    " name, tenant, created_at, created_by, expires_at, revoked_at,"
+	    " unit) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)")) < 0)
 		return err;
 	zt_stmt_bind_text(st, 1, id);
 	zt_stmt_bind_text(st, 2, hash);
@@ -169,6 +190,10 @@ token_insert(zt_db *db, const zt_actor *actor, const zt_token_spec *spec,
 	zt_stmt_bind_int(st, 5, now);
 	zt_stmt_bind_text(st, 6, actor && actor->id ? actor->id : "system");
 	zt_stmt_bind_int(st, 7, spec->ttl_s ? now + spec->ttl_s * 1000 : 0);
+	if (spec->unit)
+		zt_stmt_bind_text(st, 8, spec->unit);
+	else
+		zt_stmt_bind_null(st, 8);
 	err = zt_stmt_step(st);
 	zt_stmt_reset(st);
 	return err < 0 ? err : ZT_OK;
@@ -185,8 +210,8 @@ utf8_chars(const char *s)
 	return n;
 }
 
-static int
-token_check_spec(const zt_principal *who, const zt_token_spec *spec)
+int
+zt_token_spec_check(const zt_principal *who, const zt_token_spec *spec)
 {
 	size_t n = spec->name ? strlen(spec->name) : 0;
 
@@ -195,16 +220,26 @@ token_check_spec(const zt_principal *who, const zt_token_spec *spec)
 		return zt_error_set(ZT_EINVAL, "name must be 1 to 128 "
 		    "characters");
 	if (spec->tenant && !tenant_valid(spec->tenant))
-		return zt_error_set(ZT_EINVAL, "tenant must be 1 to 64 of "
-		    "a-z, 0-9, '-' and '_'");
+		return zt_error_set(ZT_EINVAL, "tenant must be 1 to 63 of "
+		    "a-z, 0-9 and '-', not starting with '-'");
 	/* 10 years is far past any sane token life and far from overflow. */
 	if (spec->ttl_s < 0 || spec->ttl_s > 10LL * 366 * 86400)
 		return zt_error_set(ZT_EINVAL, "expires_in must be between 0 "
 		    "and 10 years");
-	if (!who->system && (spec->tenant == NULL ||
-	    strcmp(spec->tenant, who->tenant) != 0))
+	if (spec->unit && (spec->tenant == NULL || strlen(spec->unit) == 0 ||
+	    strlen(spec->unit) > ZT_UNIT_ID_MAX))
+		return zt_error_set(ZT_EINVAL, "a unit-scoped token needs a "
+		    "tenant and a unit id");
+	if (!who->system && spec->tenant == NULL)
 		return zt_error_set(ZT_EFORBIDDEN, "a tenant token may only "
 		    "create tokens of its own tenant");
+	/* Another tenant does not exist for this caller. */
+	if (!who->system && strcmp(spec->tenant, who->tenant) != 0)
+		return zt_error_set(ZT_ENOTFOUND, "no tenant \"%s\"",
+		    spec->tenant);
+	if (who->unit[0] && spec->unit == NULL)
+		return zt_error_set(ZT_EFORBIDDEN, "a unit administrator may "
+		    "only create tokens scoped to a unit");
 	return ZT_OK;
 }
 
@@ -216,7 +251,7 @@ zt_token_create(zt_db *db, const zt_actor *actor, const zt_principal *who,
 	json_t *doc = NULL;
 	int err;
 
-	if ((err = token_check_spec(who, spec)) < 0)
+	if ((err = zt_token_spec_check(who, spec)) < 0)
 		return err;
 	if ((err = zt_db_begin(db)) < 0)
 		return err;
@@ -254,7 +289,7 @@ zt_token_verify(zt_db *db, const char *token, zt_principal *out)
 		return zt_error_set(ZT_ENOTFOUND, "invalid token");
 	token_hash(hash, token);
 	if ((err = zt_db_prepare(&st, db, "SELECT id, hash, tenant,"
-	    " expires_at, revoked_at FROM api_tokens WHERE hash = $1")) < 0)
+	    " expires_at, revoked_at, unit FROM api_tokens WHERE hash = $1")) < 0)
 		return err;
 	zt_stmt_bind_text(st, 1, hash);
 	if ((err = zt_stmt_step(st)) != ZT_ROW) {
@@ -278,6 +313,8 @@ zt_token_verify(zt_db *db, const char *token, zt_principal *out)
 		snprintf(out->actor, sizeof(out->actor), "token:%s", id);
 		snprintf(out->tenant, sizeof(out->tenant), "%s",
 		    tenant ? tenant : "");
+		snprintf(out->unit, sizeof(out->unit), "%s",
+		    zt_stmt_text(st, 5) ? zt_stmt_text(st, 5) : "");
 		out->system = tenant == NULL;
 		out->expires_at = expires;
 	}
@@ -306,7 +343,9 @@ zt_token_list(zt_db *db, const zt_principal *who, json_t **out)
 		return err;
 	list = json_array();
 	while ((err = zt_stmt_step(st)) == ZT_ROW)
-		json_array_append_new(list, token_row_json(st));
+		if (token_visible(who, zt_stmt_text(st, 2), zt_stmt_text(st, 0),
+		    zt_stmt_text(st, 6)))
+			json_array_append_new(list, token_row_json(st));
 	zt_stmt_reset(st);
 	if (err < 0) {
 		json_decref(list);

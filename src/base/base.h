@@ -36,6 +36,7 @@ enum {
 	ZT_EFORBIDDEN = -8,	/* the caller may not do this */
 	ZT_ETOOBIG = -9,	/* the input exceeds a size limit */
 	ZT_EUNAVAIL = -10,	/* a dependency (database) is unreachable */
+	ZT_ESTALE = -11,	/* the caller's version is not the current one */
 };
 
 /* Sets this thread's error message; returns `code` so a caller can write

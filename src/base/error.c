@@ -56,6 +56,7 @@ zt_strerror(int code)
 	case ZT_EFORBIDDEN:	return "forbidden";
 	case ZT_ETOOBIG:	return "too large";
 	case ZT_EUNAVAIL:	return "unavailable";
+	case ZT_ESTALE:		return "version mismatch";
 	default:		return "error";
 	}
 }

@@ -28,6 +28,7 @@ typedef struct zt_config {
 	int idle_timeout;
 	char *log_level;
 	char *log_format;
+	char *trust_domain;
 	char *config;	/* the file read, if any */
 } zt_config;
 

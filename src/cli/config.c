@@ -55,6 +55,8 @@ static const struct opt opts[] = {
 	{ "log-level", OPT_STR, O(log_level), "info",
 	  "debug, info, warn or error" },
 	{ "log-format", OPT_STR, O(log_format), "json", "json or logfmt" },
+	{ "trust-domain", OPT_STR, O(trust_domain), "ztiam.local",
+	  "SPIFFE trust domain of the identities this server names" },
 };
 
 static const struct opt *

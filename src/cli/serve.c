@@ -183,6 +183,11 @@ zt_cmd_serve(int argc, char **argv)
 	if (setup_logging(&cfg) < 0)
 		goto out;
 	app.db_url = cfg.db;
+	app.identity.trust_domain = cfg.trust_domain;
+	if (zt_identity_config_check(&app.identity) < 0) {
+		log_error("bad --trust-domain", ZS("error", zt_error_msg()));
+		goto out;
+	}
 	app.started_ms = zt_now_ms();
 
 	/* Every thread started from here on inherits the blocked set. */

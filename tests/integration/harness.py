@@ -304,6 +304,12 @@ class Client:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
+    def ensure_tenant(self, tenant, token=_DEFAULT):
+        """Creates a tenant unless it exists (tenant tokens need one)."""
+        r = self.post("/v1/tenants", {"id": tenant}, token=token)
+        if r.status not in (201, 409):
+            raise AssertionError("creating tenant %r: %r" % (tenant, r))
+
     def create_token(self, name, tenant=None, expires_in=None, token=_DEFAULT):
         body = {"name": name}
         if tenant is not None:

@@ -300,6 +300,8 @@ class TenantScopeTest(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        for tenant in ("acme", "globex"):
+            cls.api.ensure_tenant(tenant)
         cls.acme = cls.api.create_token("acme-admin", tenant="acme")
         cls.globex = cls.api.create_token("globex-admin", tenant="globex")
         cls.as_acme = cls.server.client(cls.acme["token"])
@@ -325,10 +327,11 @@ class TenantScopeTest(ServerTestCase):
         self.assertProblem(r, 403, "forbidden")
         self.assertEqual(len(self.api.audit_items()), before)
 
-    def test_tenant_token_gets_403_creating_another_tenants_token(self):
+    def test_tenant_token_gets_404_creating_another_tenants_token(self):
+        # Another tenant does not exist for this token: 404, not 403.
         r = self.as_acme.post("/v1/tokens",
                               {"name": "sideways", "tenant": "globex"})
-        self.assertProblem(r, 403, "forbidden")
+        self.assertProblem(r, 404, "not_found")
         self.assertNotIn("sideways",
                          [t["name"] for t in self.api.token_list()])
 
@@ -1092,6 +1095,7 @@ class CLITest(ServerTestCase):
         self.assertEqual(r.json()["token_id"], tid)
 
     def test_token_create_json_prints_the_created_document(self):
+        self.server.client().ensure_tenant("cli-t")
         doc = self.create("cli-json", "--tenant", "cli-t",
                           "--expires-in", "1h")
         self.assertEqual(doc["name"], "cli-json")
