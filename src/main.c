@@ -17,6 +17,12 @@ usage(void)
 	    "commands:\n"
 	    "  serve     run the server (ztiam serve --help)\n"
 	    "  token     create, list, get or revoke API tokens\n"
+	    "  tenant    create, list or get tenants\n"
+	    "  acctsys   create or list account systems of a tenant\n"
+	    "  identity  create, list, get, move, import identities...\n"
+	    "  account   create, get, enable/disable or delete accounts\n"
+	    "  group     create groups, add and remove members, list them\n"
+	    "  org       create, rename, move or delete organization units\n"
 	    "  audit     verify the audit chain, or list records\n"
 	    "  version   print the version\n");
 	return 2;
@@ -43,6 +49,8 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(cmd, "token") == 0)
 		rc = zt_cmd_token(argc - 2, argv + 2);
+	else if (zt_cmd_identity_has(cmd))
+		rc = zt_cmd_identity(cmd, argc - 2, argv + 2);
 	else
 		rc = usage();
 	curl_global_cleanup();

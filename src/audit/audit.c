@@ -183,6 +183,9 @@ out:
 	return err < 0 ? err : ZT_OK;
 }
 
+static int verify_fail(zt_audit_report *out, int64_t seq, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
 static int
 verify_fail(zt_audit_report *out, int64_t seq, const char *fmt, ...)
 {

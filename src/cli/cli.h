@@ -46,6 +46,9 @@ int zt_config_read_file(zt_config *cfg, const char *path);
 int zt_cmd_serve(int argc, char **argv);
 int zt_cmd_token(int argc, char **argv);
 int zt_cmd_audit(int argc, char **argv);
+/* tenant, acctsys, identity, account, group, org */
+bool zt_cmd_identity_has(const char *noun);
+int zt_cmd_identity(const char *noun, int argc, char **argv);
 
 /* ---- the API client ---------------------------------------------------- */
 
@@ -54,6 +57,7 @@ typedef struct zt_client {
 	char *token;		/* bearer token (owned, wiped on free) */
 	const char *cacert;	/* CA file for https, or NULL */
 	bool json;		/* print raw JSON instead of tables */
+	const char *if_match;	/* version for If-Match, or NULL */
 } zt_client;
 
 /* Takes --server, --token, --cacert and --json out of argv (shifting the
@@ -65,6 +69,9 @@ void zt_client_free(zt_client *c);
  * the server could not be reached) and the parsed response in *out. */
 int zt_client_call(zt_client *c, const char *method, const char *path,
     json_t *body, json_t **out);
+/* Sends the file at `file` as the body with `content_type`. */
+int zt_client_upload(zt_client *c, const char *method, const char *path,
+    const char *content_type, const char *file, json_t **out);
 /* Prints a problem document or transport failure to stderr. */
 void zt_client_print_error(int status, json_t *doc);
 /* Prints `items` as a table of `cols` (keys), or as JSON with --json. */

@@ -115,13 +115,15 @@ collect(char *p, size_t size, size_t n, void *arg)
 	return zt_buf_add(b, p, size * n) == ZT_OK ? size * n : 0;
 }
 
-int
-zt_client_call(zt_client *c, const char *method, const char *path,
-    json_t *body, json_t **out)
+/* One request: `body` is sent as JSON, or `upload` (a file) as is. */
+static int
+client_request(zt_client *c, const char *method, const char *path,
+    json_t *body, const char *content_type, FILE *upload, long upload_len,
+    json_t **out)
 {
 	zt_buf resp = ZT_BUF_INIT(CLIENT_MAX_RESPONSE);
 	struct curl_slist *hdrs = NULL;
-	char url[2048], *auth = NULL, *text = NULL;
+	char url[4096], hdr[160], *auth = NULL, *text = NULL;
 	long status = -1;
 	CURLcode rc;
 	CURL *h;
@@ -134,7 +136,7 @@ zt_client_call(zt_client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (c->cacert)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
@@ -145,12 +147,23 @@ zt_client_call(zt_client *c, const char *method, const char *path,
 		snprintf(auth, n, "Authorization: Bearer %s", c->token);
 		hdrs = curl_slist_append(hdrs, auth);
 	}
+	if (c->if_match) {
+		snprintf(hdr, sizeof(hdr), "If-Match: \"%.40s\"", c->if_match);
+		hdrs = curl_slist_append(hdrs, hdr);
+	}
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
+	} else if (upload) {
+		snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
+		hdrs = curl_slist_append(hdrs, hdr);
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READDATA, upload);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE, upload_len);
 	}
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	hdrs = curl_slist_append(hdrs, "Expect:");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
 	if ((rc = curl_easy_perform(h)) != CURLE_OK)
@@ -170,6 +183,35 @@ zt_client_call(zt_client *c, const char *method, const char *path,
 	free(text);
 	zt_buf_free(&resp);
 	return (int)status;
+}
+
+int
+zt_client_call(zt_client *c, const char *method, const char *path,
+    json_t *body, json_t **out)
+{
+	return client_request(c, method, path, body, NULL, NULL, 0, out);
+}
+
+int
+zt_client_upload(zt_client *c, const char *method, const char *path,
+    const char *content_type, const char *file, json_t **out)
+{
+	FILE *f;
+	long len;
+	int status;
+
+	*out = NULL;
+	if ((f = fopen(file, "rb")) == NULL) {
+		fprintf(stderr, "ztiam: %s: cannot open\n", file);
+		return -1;
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	status = client_request(c, method, path, NULL, content_type, f, len,
+	    out);
+	fclose(f);
+	return status;
 }
 
 void

@@ -42,6 +42,20 @@
  * therefore also has a deadline: a complete request (TLS handshake,
  * headers and body) must arrive within idle_timeout_s of the connection
  * opening or of the previous reply being flushed.
+ *
+ * evhttp refuses some requests itself, before dispatch: a body over the
+ * limit (413), a head over the limit or malformed (400), a method it does
+ * not serve (501), an Expect other than 100-continue (417).  It answers
+ * with an HTML page, and libevent 2.1 has no hook to change that (2.2 has
+ * evhttp_set_errorcb).  So at adoption each connection gets a callback on
+ * its bufferevent's output buffer, which holds plain text even under TLS:
+ * while a dispatched reply is pending (`busy`) it returns at once;
+ * otherwise, once the buffer ends with a whole evhttp error page, it
+ * replaces the page with a problem document (reply_refusal).  evhttp adds
+ * the page in several steps, head then body, all within the call that
+ * sends it, and the socket is written only later, from the event loop,
+ * so no byte of the HTML reaches the client.  This leans on evhttp's
+ * behaviour more than anything else here: see "evhttp's refusals" below.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -66,6 +80,10 @@ struct zt_conn {
 	struct event *deadline;
 	int busy;			/* dispatched, reply unflushed */
 	bool doomed;			/* no TLS: close at adoption */
+	struct evbuffer_cb_entry *out_cb;	/* see refusal_out_cb */
+	struct evbuffer_cb_entry *in_cb;	/* see refusal_in_cb */
+	size_t head_in;			/* input taken since the request
+					 * began; see head_too_large */
 };
 
 /* ---- the table: open addressing, linear probing ------------------------ */
@@ -190,6 +208,14 @@ conn_gone(struct zt_conn *c)
 {
 	struct zt_worker *w = c->w;
 
+	/* evhttp frees the bufferevent after its close callback; nothing
+	 * may call back into `c` once it is freed. */
+	if (c->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
+		    c->out_cb);
+	if (c->in_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
+		    c->in_cb);
 	table_del(w, c);
 	w->nconn--;
 	w->busy -= c->busy;
@@ -228,6 +254,204 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	evhttp_connection_free(c->evcon);
 }
 
+/* ---- evhttp's refusals ------------------------------------------------- */
+
+/* How evhttp_send_error's page begins and ends (libevent 2.0 to 2.2).  No
+ * reply of ours goes out while `busy` is 0, so nothing else matches. */
+static const char page_open[] = "<HTML><HEAD>\n";
+static const char page_close[] = "</BODY></HTML>\n";
+static const char page_ctype[] = "\r\nContent-Type: text/html\r\n";
+/* evhttp's pages are about 250 bytes with their head. */
+#define PAGE_MAX 1024
+
+/* Counts what evhttp takes from the input: its head, line by line, and
+ * then its body.  A plain addition, on every read and every line. */
+static void
+refusal_in_cb(struct evbuffer *in, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct zt_conn *c = arg;
+
+	c->head_in += info->n_deleted;
+}
+
+/* The three digits at `s`, or -1. */
+static int
+status_at(const char *s)
+{
+	if (s[0] < '1' || s[0] > '5' || s[1] < '0' || s[1] > '9' ||
+	    s[2] < '0' || s[2] > '9' || s[3] != ' ')
+		return -1;
+	return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+/*
+ * If `out` ends with a whole evhttp error page, returns its status and
+ * sets *at to where the page's status line starts; otherwise -1.  Only a
+ * "100 Continue" not yet written may come before the page, so the page's
+ * status line is the last one in the buffer.
+ */
+static int
+page_find(struct evbuffer *out, size_t *at)
+{
+	char page[PAGE_MAX + 1];
+	const char *eoh;
+	struct evbuffer_ptr p, last;
+	size_t len = evbuffer_get_length(out), n = sizeof(page_close) - 1;
+	int status;
+
+	if (len < n || evbuffer_ptr_set(out, &p, len - n,
+	    EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_copyout_from(out, &p, page, n) != (ev_ssize_t)n ||
+	    memcmp(page, page_close, n) != 0)
+		return -1;
+	last.pos = -1;
+	for (p = evbuffer_search(out, "HTTP/1.", 7, NULL); p.pos >= 0;
+	    p = evbuffer_search(out, "HTTP/1.", 7, &p)) {
+		last = p;
+		if (evbuffer_ptr_set(out, &p, 1, EVBUFFER_PTR_ADD) < 0)
+			break;
+	}
+	if (last.pos < 0 || (n = len - (size_t)last.pos) > PAGE_MAX ||
+	    evbuffer_copyout_from(out, &last, page, n) != (ev_ssize_t)n)
+		return -1;
+	page[n] = '\0';
+
+	/* "HTTP/1.1 413 Reason", a head with Content-Type: text/html, and
+	 * a body that is the page from its first byte. */
+	if (n < 13 || page[8] != ' ' || (status = status_at(page + 9)) < 0 ||
+	    (eoh = memmem(page, n, "\r\n\r\n", 4)) == NULL ||
+	    memmem(page, (size_t)(eoh + 2 - page), page_ctype,
+	    sizeof(page_ctype) - 1) == NULL ||
+	    strncmp(eoh + 4, page_open, sizeof(page_open) - 1) != 0)
+		return -1;
+	*at = (size_t)last.pos;
+	return status;
+}
+
+/*
+ * evhttp answers 400 both to a malformed head and to one over the limit.
+ * It takes the head from the input a line at a time, and refuses when the
+ * lines so far, or those and an unfinished line still waiting, exceed
+ * the limit; a 400 is its answer only while it reads a head (a bad body
+ * gets 413).  So the head was too large when the input taken since the
+ * request began, plus any unfinished line, exceeds the limit.  head_in
+ * counts line ends too, which evhttp does not: a malformed head within a
+ * few bytes of the limit may be called too large.
+ */
+static bool
+head_too_large(struct zt_conn *c, size_t limit)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t n = c->head_in;
+
+	if (evbuffer_search(in, "\n", 1, NULL).pos < 0)
+		n += evbuffer_get_length(in);
+	return n > limit;
+}
+
+/* The problem code and detail for evhttp's refusal `*status`, which may
+ * become 431. */
+static const char *
+refusal_kind(struct zt_conn *c, int *status, char *detail, size_t size)
+{
+	const zt_http_config *cfg = &c->w->srv->cfg;
+
+	switch (*status) {
+	case 413:
+		snprintf(detail, size, "request body exceeds %zu bytes",
+		    cfg->max_body_bytes);
+		return "payload_too_large";
+	case 400:
+		if (!head_too_large(c, cfg->max_header_bytes)) {
+			snprintf(detail, size, "malformed request line or "
+			    "header fields");
+			return "bad_request";
+		}
+		*status = 431;
+		snprintf(detail, size, "request header block exceeds %zu bytes",
+		    cfg->max_header_bytes);
+		return "header_fields_too_large";
+	case 417:
+		snprintf(detail, size, "the only expectation supported is "
+		    "100-continue");
+		return "expectation_failed";
+	case 501:
+		snprintf(detail, size, "the server does not implement this "
+		    "method");
+		return "not_implemented";
+	}
+	snprintf(detail, size, "the request was refused");
+	return *status < 500 ? "bad_request" : "internal";
+}
+
+/*
+ * Replaces evhttp's page, at `at` to the end of `out`, with a problem
+ * document under a new request id, then counts the request (route
+ * "unmatched") and logs it.  Out of memory, the page stays as it is.
+ */
+static void
+refusal_send(struct zt_conn *c, struct evbuffer *out, size_t at,
+    int status)
+{
+	struct zt_worker *w = c->w;
+	char rid[HTTP_RID_MAX + 1], detail[128], *peer = NULL;
+	struct evbuffer *doc;
+	const char *code;
+	ev_uint16_t port;
+
+	if ((doc = evbuffer_new()) == NULL)
+		return;
+	req_new_id(w, rid);
+	code = refusal_kind(c, &status, detail, sizeof(detail));
+
+	/* What precedes the page moves to `doc`, the problem follows it;
+	 * then the page goes and `doc` takes its place. */
+	if (evbuffer_remove_buffer(out, doc, at) != (int)at ||
+	    reply_refusal(doc, status, code, rid, "%s", detail) < 0) {
+		log_error("cannot replace an evhttp error page");
+		evbuffer_prepend_buffer(out, doc);
+		evbuffer_free(doc);
+		return;
+	}
+	evbuffer_drain(out, evbuffer_get_length(out));
+	evbuffer_add_buffer(out, doc);
+	evbuffer_free(doc);
+
+	metrics_record(w, -1, status, 0);
+	if (zt_log_enabled(ZT_LOG_INFO)) {
+		evhttp_connection_get_peer(c->evcon, &peer, &port);
+		zt_log_set_request_id(rid);
+		log_info("request refused before dispatch",
+		    ZI("status", status), ZS("code", code),
+		    ZS("peer", peer != NULL ? peer : ""));
+		zt_log_set_request_id(NULL);
+	}
+}
+
+/*
+ * On every change to a connection's output.  The hot path is the first
+ * test: a dispatched request's reply, or bytes leaving for the socket.
+ */
+static void
+refusal_out_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct zt_conn *c = arg;
+	size_t at;
+	int status;
+
+	if (c->busy > 0 || info->n_added == 0)
+		return;
+	if ((status = page_find(out, &at)) < 0)
+		return;
+	/* evhttp closes the connection after its page, so once is enough;
+	 * and the rewrite below must not call back into here. */
+	evbuffer_remove_cb_entry(out, c->out_cb);
+	c->out_cb = NULL;
+	refusal_send(c, out, at, status);
+}
+
 /* Runs for every connection accepted since it last ran; see (2) above. */
 static void
 adopt_one(struct zt_conn *c)
@@ -258,6 +482,12 @@ adopt_one(struct zt_conn *c)
 	/* Replies go out in one write; Nagle would only delay them. */
 	if ((fd = bufferevent_getfd(c->bev)) >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Without these (out of memory), evhttp's HTML pages go out as
+	 * they are. */
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    refusal_out_cb, c);
+	c->in_cb = evbuffer_add_cb(bufferevent_get_input(c->bev),
+	    refusal_in_cb, c);
 	c->deadline = evtimer_new(c->w->base, deadline_cb, c);
 	deadline_arm(c);
 }
@@ -323,6 +553,7 @@ request_done(struct evhttp_request *ev, void *arg)
 
 	c->busy--;
 	c->w->busy--;
+	c->head_in = 0;
 	deadline_arm(c);
 	srv_drain_check(c->w);
 }

@@ -42,7 +42,7 @@
 /* Latency buckets (upper bounds in microseconds) and status slots of the
  * per-route counters; see metrics.c. */
 #define HTTP_NBUCKETS	14
-#define HTTP_NSTATUS	30
+#define HTTP_NSTATUS	32
 
 struct zt_route {
 	char *pattern;
@@ -172,9 +172,13 @@ void conn_listener_update(struct zt_worker *w);
 
 /* request.c */
 void req_dispatch(struct evhttp_request *ev, void *arg);
+void req_new_id(struct zt_worker *w, char *out);
 
 /* reply.c */
 const char *http_status_title(int status);
+int reply_refusal(struct evbuffer *out, int status, const char *code,
+    const char *rid, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* server.c */
 void srv_drain_check(struct zt_worker *w);

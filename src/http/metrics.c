@@ -35,7 +35,7 @@ static const char *const bucket_le[HTTP_NBUCKETS] = {
 /* Status codes with a slot of their own; the five class slots follow. */
 static const int status_codes[HTTP_NSTATUS - 5] = {
 	200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 406, 409,
-	410, 412, 413, 415, 422, 429, 500, 501, 502, 503, 504,
+	410, 412, 413, 415, 417, 422, 429, 431, 500, 501, 502, 503, 504,
 };
 static const char *const class_names[5] = {
 	"1xx", "2xx", "3xx", "4xx", "5xx",

@@ -49,6 +49,7 @@ http_status_title(int status)
 	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
 	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
@@ -188,13 +189,14 @@ zt_reply_empty(zt_req *req, int status)
 	zt_reply(req, status, NULL, NULL, 0);
 }
 
-static json_t *problem_doc(const zt_req *, int, const char *, const char *,
+static json_t *problem_doc(const char *, int, const char *, const char *,
     va_list) __attribute__((format(printf, 4, 0)));
 static void problem_send(zt_req *, int, const char *, json_t *,
     const char *, va_list) __attribute__((format(printf, 5, 0)));
 
+/* The problem document of request `rid`; NULL if out of memory. */
 static json_t *
-problem_doc(const zt_req *req, int status, const char *code,
+problem_doc(const char *rid, int status, const char *code,
     const char *fmt, va_list ap)
 {
 	char type[128], detail[DETAIL_MAX + 4], clean[DETAIL_MAX + 4];
@@ -219,7 +221,7 @@ problem_doc(const zt_req *req, int status, const char *code,
 	if (*d != '\0')
 		json_object_set_new(doc, "detail", json_string(d));
 	json_object_set_new(doc, "code", json_string(code));
-	json_object_set_new(doc, "request_id", json_string(req->id));
+	json_object_set_new(doc, "request_id", json_string(rid));
 	return doc;
 }
 
@@ -233,7 +235,7 @@ problem_send(zt_req *req, int status, const char *code, json_t *extra,
 		json_decref(extra);
 		return;
 	}
-	doc = problem_doc(req, status, code, fmt, ap);
+	doc = problem_doc(req->id, status, code, fmt, ap);
 	/* Extra members never replace the standard ones. */
 	if (doc != NULL && json_is_object(extra))
 		json_object_update_missing(doc, extra);
@@ -308,4 +310,54 @@ zt_reply_error(zt_req *req, int err)
 		zt_reply_problem(req, 500, "internal", "internal error");
 		break;
 	}
+}
+
+/*
+ * The problem document for a request that evhttp refused before dispatch
+ * (see conn.c), written to `out` as a whole response, status line to
+ * body, that closes the connection.  There is no zt_req: `rid` is a new
+ * request id, and nothing of the refused request is echoed.  Returns -1
+ * (having written nothing) when out of memory.
+ */
+int
+reply_refusal(struct evbuffer *out, int status, const char *code,
+    const char *rid, const char *fmt, ...)
+{
+	char body[JSON_STACK], head[512], date[64];
+	json_t *doc;
+	va_list ap;
+	size_t blen;
+	int hlen;
+
+	va_start(ap, fmt);
+	doc = problem_doc(rid, status, code, fmt, ap);
+	va_end(ap);
+	if (doc == NULL)
+		return -1;
+	blen = json_dumpb(doc, body, sizeof(body), JSON_COMPACT);
+	json_decref(doc);
+	/* A refusal's detail is one short fixed sentence: it always fits. */
+	if (blen == 0 || blen > sizeof(body))
+		return -1;
+	/* RFC 9110 wants a Date from a server with a clock; this is how
+	 * evhttp writes its own (locale-independent). */
+	hlen = evutil_date_rfc1123(date, sizeof(date), NULL);
+	if (hlen <= 0 || (size_t)hlen >= sizeof(date))
+		return -1;
+	hlen = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/problem+json\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Date: %s\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Connection: close\r\n\r\n",
+	    status, http_status_title(status), blen, date, rid);
+	if (hlen < 0 || (size_t)hlen >= sizeof(head))
+		return -1;
+	if (evbuffer_expand(out, (size_t)hlen + blen) < 0)
+		return -1;
+	evbuffer_add(out, head, (size_t)hlen);
+	evbuffer_add(out, body, blen);
+	return 0;
 }

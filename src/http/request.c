@@ -54,25 +54,19 @@ rid_valid(const char *s)
 	return n > 0;
 }
 
-/* The client's X-Request-Id if it is 1-64 bytes of [A-Za-z0-9._-], else
- * the worker's random prefix and a counter: unique without a syscall. */
-static void
-rid_assign(zt_req *req)
+/* A new id into `out` (HTTP_RID_MAX + 1 bytes): the worker's random
+ * prefix, a dot and a counter, unique without a syscall. */
+void
+req_new_id(struct zt_worker *w, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *in = zt_req_header(req, "X-Request-Id");
-	struct zt_worker *w = req->w;
 	char *p;
 	uint64_t n;
 	int i, len;
 
-	if (in != NULL && rid_valid(in)) {
-		memcpy(req->id, in, strlen(in) + 1);
-		return;
-	}
 	len = (int)strlen(w->rid_prefix);
-	memcpy(req->id, w->rid_prefix, (size_t)len);
-	p = req->id + len;
+	memcpy(out, w->rid_prefix, (size_t)len);
+	p = out + len;
 	*p++ = '.';
 	n = ++w->rid_seq;
 	for (i = 60; i > 0 && (n >> i) == 0; i -= 4)
@@ -80,6 +74,19 @@ rid_assign(zt_req *req)
 	for (; i >= 0; i -= 4)
 		*p++ = hex[(n >> i) & 0xf];
 	*p = '\0';
+}
+
+/* The client's X-Request-Id if it is 1-64 bytes of [A-Za-z0-9._-], else a
+ * new one. */
+static void
+rid_assign(zt_req *req)
+{
+	const char *in = zt_req_header(req, "X-Request-Id");
+
+	if (in != NULL && rid_valid(in))
+		memcpy(req->id, in, strlen(in) + 1);
+	else
+		req_new_id(req->w, req->id);
 }
 
 /* ---- the path ---------------------------------------------------------- */

@@ -25,7 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		/* Errors go to stderr; keep the fuzzer's output readable. */
-		freopen("/dev/null", "w", stderr);
+		if (freopen("/dev/null", "w", stderr) == NULL)
+			return 0;
 		zt_config_read_file(&cfg, path);
 		zt_config_free(&cfg);
 	}

@@ -618,7 +618,9 @@ test_http_server__header_too_large(void **state)
 	    "X-Big: %0*d\r\n\r\n", T_MAX_HEADER + 100, 0);
 	conn_write(&c, raw, strlen(raw));
 	assert_int_equal(read_response(&c, &r, false), 0);
-	assert_true(r.status >= 400 && r.status < 500);
+	assert_problem(&r, 431, "header_fields_too_large");
+	assert_true(rid_ok(header(&r, "X-Request-Id")));
+	assert_string_equal(header(&r, "Connection"), "close");
 	assert_true(closed_within(&c, 2000));
 	conn_close(&c);
 	resp_free(&r);
@@ -638,7 +640,225 @@ test_http_server__body_too_large(void **state)
 	    T_MAX_BODY + 1);
 	conn_write(&c, raw, strlen(raw));
 	assert_int_equal(read_response(&c, &r, false), 0);
-	assert_int_equal(r.status, 413);
+	assert_problem(&r, 413, "payload_too_large");
+	assert_string_equal(jstr(&r, "detail"), "request body exceeds 4096 "
+	    "bytes");
+	assert_string_equal(header(&r, "Connection"), "close");
+	assert_true(closed_within(&c, 2000));
+	conn_close(&c);
+	resp_free(&r);
+}
+
+/* ---- requests evhttp refuses before dispatch --------------------------- */
+
+/* Sends `raw` (`len` bytes) on a new connection and checks the answer is
+ * the problem `code` with `status`, and that the connection then closes. */
+static void
+assert_refused(const char *raw, size_t len, int status, const char *code)
+{
+	static struct conn c;
+	struct resp r;
+
+	plain_connect(&c);
+	conn_write(&c, raw, len);
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_problem(&r, status, code);
+	assert_true(rid_ok(header(&r, "X-Request-Id")));
+	assert_string_equal(header(&r, "Connection"), "close");
+	assert_null(strstr(r.body, "HTML"));
+	assert_true(closed_within(&c, 2000));
+	conn_close(&c);
+	resp_free(&r);
+}
+
+static void
+assert_refused_str(const char *raw, int status, const char *code)
+{
+	assert_refused(raw, strlen(raw), status, code);
+}
+
+/* True if the metrics have a requests_total line for the unmatched route
+ * with `status`. */
+static bool
+metrics_has_unmatched(int status)
+{
+	char line[96];
+	struct resp r;
+	bool found;
+
+	resp_get(&r, "/metrics");
+	snprintf(line, sizeof(line), "ztiam_http_requests_total{route="
+	    "\"unmatched\",status=\"%d\"} ", status);
+	found = strstr(r.body, line) != NULL;
+	resp_free(&r);
+	return found;
+}
+
+static void
+test_http_server__refused_head_many_lines(void **state)
+{
+	char raw[T_MAX_HEADER * 2];
+	int n, i;
+
+	/* Every line is short; together they are over the limit. */
+	n = snprintf(raw, sizeof(raw), "GET /public/ping HTTP/1.1\r\n");
+	for (i = 0; i < T_MAX_HEADER / 32 + 4; i++)
+		n += snprintf(raw + n, sizeof(raw) - (size_t)n, "X-H%03d: "
+		    "%022d\r\n", i, i);
+	n += snprintf(raw + n, sizeof(raw) - (size_t)n, "\r\n");
+	assert_true(n < (int)sizeof(raw));
+	assert_refused(raw, (size_t)n, 431, "header_fields_too_large");
+	assert_true(metrics_has_unmatched(431));
+}
+
+static void
+test_http_server__refused_malformed(void **state)
+{
+	assert_refused_str("GARBAGE\r\n\r\n", 400, "bad_request");
+	assert_refused_str("GET /public/ping HTTP/1.1\r\nHost: t\r\n"
+	    "no colon here\r\n\r\n", 400, "bad_request");
+	assert_refused_str("POST /items HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 12x\r\n\r\n", 400, "bad_request");
+	assert_true(metrics_has_unmatched(400));
+}
+
+static void
+test_http_server__refused_method(void **state)
+{
+	assert_refused_str("BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 501,
+	    "not_implemented");
+	assert_refused_str("TRACE / HTTP/1.1\r\nHost: t\r\n\r\n", 501,
+	    "not_implemented");
+	assert_true(metrics_has_unmatched(501));
+}
+
+static void
+test_http_server__refused_expectation(void **state)
+{
+	char raw[256];
+
+	assert_refused_str("POST /items HTTP/1.1\r\nHost: t\r\n"
+	    "Expect: coffee\r\nContent-Length: 2\r\n\r\n{}", 417,
+	    "expectation_failed");
+	/* 100-continue with a body over the limit: refused, no 100. */
+	snprintf(raw, sizeof(raw), "POST /items HTTP/1.1\r\nHost: t\r\n"
+	    "Expect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+	    T_MAX_BODY + 1);
+	assert_refused_str(raw, 413, "payload_too_large");
+}
+
+static void
+test_http_server__refused_chunked(void **state)
+{
+	char raw[T_MAX_BODY * 3], chunk[1024 + 16];
+	int n, i;
+
+	/* Each chunk is fine; the body grows past the limit. */
+	n = snprintf(raw, sizeof(raw), "POST /items HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	memset(chunk, ' ', sizeof(chunk));
+	for (i = 0; i < T_MAX_BODY / 1024 + 2; i++)
+		n += snprintf(raw + n, sizeof(raw) - (size_t)n, "400\r\n%.*s"
+		    "\r\n", 1024, chunk);
+	assert_true(n < (int)sizeof(raw));
+	assert_refused(raw, (size_t)n, 413, "payload_too_large");
+	/* libevent answers a malformed chunk size with 413 as well. */
+	assert_refused_str("POST /items HTTP/1.1\r\nHost: t\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\nzz\r\n", 413,
+	    "payload_too_large");
+	assert_true(metrics_has_unmatched(413));
+}
+
+/* The default header limit, and a body limit of 1 MiB. */
+#define REAL_BODY (1024 * 1024)
+
+static zt_http *
+start_real_limits(const char *cert, const char *key)
+{
+	zt_http_config cfg = { .max_body_bytes = REAL_BODY };
+
+	cfg.tls_cert = cert;
+	cfg.tls_key = key;
+	return start_server(&cfg);
+}
+
+/* Sends on `c` a head announcing 2 MiB, then the body (until the server
+ * hangs up), and checks the answer is the 413 problem. */
+static void
+assert_big_body_refused(struct conn *c)
+{
+	size_t len = 2 * REAL_BODY;
+	char head[256], *body = malloc(len);
+	struct resp r;
+	int n;
+
+	assert_non_null(body);
+	memset(body, ' ', len);
+	n = snprintf(head, sizeof(head), "POST /items HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    len);
+	conn_write(c, head, (size_t)n);
+	conn_write(c, body, len);
+	free(body);
+	assert_int_equal(read_response(c, &r, false), 0);
+	assert_problem(&r, 413, "payload_too_large");
+	assert_string_equal(jstr(&r, "detail"), "request body exceeds 1048576 "
+	    "bytes");
+	assert_true(rid_ok(header(&r, "X-Request-Id")));
+	assert_string_equal(header(&r, "Connection"), "close");
+	resp_free(&r);
+}
+
+static void
+test_http_server__refused_real_limits(void **state)
+{
+	zt_http *main_srv = srv;
+	size_t size = 64 * 1024 + 256;
+	static struct conn c;
+	char *raw = malloc(size);
+	int n;
+
+	srv = start_real_limits(NULL, NULL);
+	plain_connect(&c);
+	assert_big_body_refused(&c);
+	conn_close(&c);
+
+	/* A 64 KiB header against the 16 KiB default. */
+	assert_non_null(raw);
+	n = snprintf(raw, size, "GET /public/ping HTTP/1.1\r\nHost: t\r\n"
+	    "Cookie: %0*d\r\n\r\n", 64 * 1024, 0);
+	assert_refused(raw, (size_t)n, 431, "header_fields_too_large");
+	free(raw);
+
+	zt_http_stop(srv, 1000);
+	zt_http_free(srv);
+	srv = main_srv;
+}
+
+/* A refusal after a reply on the same connection: the first reply is
+ * untouched, and the second request's head is measured on its own. */
+static void
+test_http_server__refused_after_keep_alive(void **state)
+{
+	char raw[T_MAX_HEADER];
+	static struct conn c;
+	struct resp r;
+
+	plain_connect(&c);
+	/* Three quarters of the header limit, then a malformed request
+	 * that alone is small: 400, not 431. */
+	snprintf(raw, sizeof(raw), "GET /public/ping HTTP/1.1\r\nHost: t\r\n"
+	    "X-Pad: %0*d\r\n\r\n", T_MAX_HEADER * 3 / 4, 0);
+	conn_write(&c, raw, strlen(raw));
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.json);
+	resp_free(&r);
+	snprintf(raw, sizeof(raw), "GET / HTTP/1.1\r\nbad\r\n\r\n");
+	conn_write(&c, raw, strlen(raw));
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_problem(&r, 400, "bad_request");
 	assert_true(closed_within(&c, 2000));
 	conn_close(&c);
 	resp_free(&r);
@@ -1170,6 +1390,26 @@ test_http_server__tls_client_optional(void **state)
 	pki_free(&p);
 }
 
+static void
+test_http_server__tls_body_too_large(void **state)
+{
+	struct pki p;
+	zt_http *main_srv = srv;
+	static struct conn c;
+
+	pki_make(&p);
+	srv = start_real_limits(p.cert, p.key);
+	assert_true(tls_connect(&c, NULL, NULL));
+	assert_big_body_refused(&c);
+	conn_close(&c);
+	ERR_clear_error();
+
+	zt_http_stop(srv, 1000);
+	zt_http_free(srv);
+	srv = main_srv;
+	pki_free(&p);
+}
+
 int
 main(void)
 {
@@ -1185,6 +1425,13 @@ main(void)
 		cmocka_unit_test(test_http_server__keep_alive),
 		cmocka_unit_test(test_http_server__header_too_large),
 		cmocka_unit_test(test_http_server__body_too_large),
+		cmocka_unit_test(test_http_server__refused_head_many_lines),
+		cmocka_unit_test(test_http_server__refused_malformed),
+		cmocka_unit_test(test_http_server__refused_method),
+		cmocka_unit_test(test_http_server__refused_expectation),
+		cmocka_unit_test(test_http_server__refused_chunked),
+		cmocka_unit_test(test_http_server__refused_after_keep_alive),
+		cmocka_unit_test(test_http_server__refused_real_limits),
 		cmocka_unit_test(test_http_server__json_content_type),
 		cmocka_unit_test(test_http_server__json_malformed),
 		cmocka_unit_test(test_http_server__json_invalid_utf8),
@@ -1198,6 +1445,7 @@ main(void)
 		cmocka_unit_test(test_http_server__request_deadline),
 		cmocka_unit_test(test_http_server__tls_client_cert),
 		cmocka_unit_test(test_http_server__tls_client_optional),
+		cmocka_unit_test(test_http_server__tls_body_too_large),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
