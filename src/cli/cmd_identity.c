@@ -356,6 +356,8 @@ run_cmd(const struct cli_cmd *c, zt_client *cl, int argc, char **argv)
 
 	if ((tenant = zt_cli_take_opt(&argc, argv, "tenant")) == NULL)
 		tenant = getenv("ZTIAM_TENANT");
+	if (tenant && *tenant == '\0')
+		tenant = NULL;
 	if_match = zt_cli_take_opt(&argc, argv, "if-match");
 	if (collect_args(c, &argc, argv, body, &query) < 0)
 		goto out;
