@@ -3,6 +3,7 @@
  * database connection each), bearer authentication of every non-public
  * route, and the route table.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,64 @@ const zt_migration_set *const zt_api_migrations[] = {
 };
 const size_t zt_api_nmigrations = ZT_ARRAY_LEN(zt_api_migrations);
 
+/*
+ * Each worker remembers the tokens it verified for TOKEN_CACHE_TTL_MS, so a
+ * busy client costs one SHA-256 and no database read per request.  A
+ * revocation on this node bumps token_epoch and every worker drops its
+ * entries at once; a revocation made on another node of a PostgreSQL
+ * cluster takes effect here within the TTL.  Expiry is checked on every
+ * hit.  The table is direct-mapped by hash: a collision just evicts.
+ */
+#define TOKEN_CACHE_SLOTS 512
+#define TOKEN_CACHE_TTL_MS 1000
+
+struct token_slot {
+	uint8_t hash[ZT_SHA256_LEN];
+	zt_principal principal;
+	int64_t verified_at;
+	uint64_t epoch;
+	bool used;
+};
+
+struct api_token_cache {
+	struct token_slot slot[TOKEN_CACHE_SLOTS];
+};
+
+static _Atomic uint64_t token_epoch = 1;
+
+void
+zt_api_tokens_changed(void)
+{
+	atomic_fetch_add(&token_epoch, 1);
+}
+
+static int
+token_verify_cached(zt_worker *w, const char *token, zt_principal *out)
+{
+	uint8_t hash[ZT_SHA256_LEN];
+	uint64_t epoch = atomic_load(&token_epoch);
+	int64_t now = zt_now_ms();
+	struct token_slot *s;
+	int err;
+
+	zt_sha256(hash, token, strlen(token));
+	s = &w->tokens->slot[(hash[0] | hash[1] << 8) % TOKEN_CACHE_SLOTS];
+	if (s->used && s->epoch == epoch && now - s->verified_at <
+	    TOKEN_CACHE_TTL_MS && zt_ct_equal(s->hash, hash, sizeof(hash)) &&
+	    (s->principal.expires_at == 0 || s->principal.expires_at > now)) {
+		*out = s->principal;
+		return ZT_OK;
+	}
+	if ((err = zt_token_verify(w->db, token, out)) < 0)
+		return err;
+	memcpy(s->hash, hash, sizeof(hash));
+	s->principal = *out;
+	s->verified_at = now;
+	s->epoch = epoch;
+	s->used = true;
+	return ZT_OK;
+}
+
 void *
 zt_api_worker_init(void *app_arg, int index)
 {
@@ -27,9 +86,14 @@ zt_api_worker_init(void *app_arg, int index)
 
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
+	if ((w->tokens = calloc(1, sizeof(*w->tokens))) == NULL) {
+		free(w);
+		return NULL;
+	}
 	if (zt_db_open(&w->db, app->db_url) < 0) {
 		log_error("worker cannot open the database", ZI("worker", index),
 		    ZS("error", zt_error_msg()));
+		free(w->tokens);
 		free(w);
 		return NULL;
 	}
@@ -44,6 +108,8 @@ zt_api_worker_fini(void *app, void *worker)
 	if (w == NULL)
 		return;
 	zt_db_close(w->db);
+	zt_wipe(w->tokens, sizeof(*w->tokens));
+	free(w->tokens);
 	free(w);
 }
 
@@ -76,7 +142,7 @@ zt_api_auth(zt_req *req)
 	}
 	for (h += 7; *h == ' '; h++)
 		;
-	err = zt_token_verify(w->db, h, &w->principal);
+	err = token_verify_cached(w, h, &w->principal);
 	if (err == ZT_ENOTFOUND) {
 		reply_unauthorized(req, "the token is invalid, expired or "
 		    "revoked");

@@ -24,11 +24,17 @@ typedef struct zt_app {
 	int64_t started_ms;
 } zt_app;
 
+struct api_token_cache;
+
 /* What one worker thread owns. */
 typedef struct zt_worker {
 	zt_db *db;
 	zt_principal principal;	/* the caller of the current request */
+	struct api_token_cache *tokens;	/* recently verified tokens */
 } zt_worker;
+
+/* Makes every worker forget the tokens it verified (after a revocation). */
+void zt_api_tokens_changed(void);
 
 /* Every module's migrations, in dependency order. */
 extern const zt_migration_set *const zt_api_migrations[];

@@ -101,6 +101,8 @@ token_revoke(zt_req *req)
 
 	err = zt_token_revoke(api_db(req), &actor, api_principal(req),
 	    zt_req_param(req, "id"));
+	if (err == ZT_OK)
+		zt_api_tokens_changed();
 	if (err < 0)
 		zt_reply_error(req, err);
 	else

@@ -256,7 +256,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- evhttp's refusals ------------------------------------------------- */
 
-/* How evhttp_send_error's page begins and ends (libevent 2.0 to 2.2).  No
+/* How evhttp_send_error's page begins and ends (libevent 2.1.12).  No
  * reply of ours goes out while `busy` is 0, so nothing else matches. */
 static const char page_open[] = "<HTML><HEAD>\n";
 static const char page_close[] = "</BODY></HTML>\n";
@@ -443,6 +443,11 @@ refusal_out_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
 
 	if (c->busy > 0 || info->n_added == 0)
 		return;
+	/* A socket bufferevent keeps its output's start frozen, so that
+	 * only its own writes take bytes out, and thaws it around each
+	 * write.  Reading at an offset and the rewrite both need it thawed;
+	 * the next write freezes it again. */
+	evbuffer_unfreeze(out, 1);
 	if ((status = page_find(out, &at)) < 0)
 		return;
 	/* evhttp closes the connection after its page, so once is enough;

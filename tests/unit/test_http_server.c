@@ -862,6 +862,20 @@ test_http_server__refused_after_keep_alive(void **state)
 	assert_true(closed_within(&c, 2000));
 	conn_close(&c);
 	resp_free(&r);
+
+	/* Pipelined: a good request and a bad one in one write. */
+	plain_connect(&c);
+	snprintf(raw, sizeof(raw), "GET /public/ping HTTP/1.1\r\nHost: t\r\n"
+	    "\r\nBREW /pot HTTP/1.1\r\nHost: t\r\n\r\n");
+	conn_write(&c, raw, strlen(raw));
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	assert_int_equal(read_response(&c, &r, false), 0);
+	assert_problem(&r, 501, "not_implemented");
+	assert_true(closed_within(&c, 2000));
+	conn_close(&c);
+	resp_free(&r);
 }
 
 /* ---- JSON bodies ------------------------------------------------------- */
