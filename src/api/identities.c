@@ -178,6 +178,22 @@ out:
 }
 
 static void
+identity_delete(zt_req *req)
+{
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (!api_if_match(req, &version))
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_identity_delete(&cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "id"), version);
+	api_reply_result(req, err, 204, NULL);
+}
+
+static void
 identity_groups(zt_req *req)
 {
 	json_t *list = NULL;
@@ -373,6 +389,8 @@ api_identity_routes(zt_http *srv)
 		  "identities.get" },
 		{ ZT_PATCH, T "/identities/{id}", identity_patch,
 		  "identities.update" },
+		{ ZT_DELETE, T "/identities/{id}", identity_delete,
+		  "identities.delete" },
 		{ ZT_GET, T "/identities/{id}/groups", identity_groups,
 		  "identities.groups" },
 		{ ZT_GET, T "/identities/{id}/accounts", identity_accounts,

@@ -81,41 +81,56 @@ tenant_update(zt_req *req)
 	api_reply_result(req, err, 200, doc);
 }
 
-/* ---- account systems ------------------------------------------------------ */
-
-static json_t *
-acctsys_body(zt_req *req, zt_acctsys_spec *spec, bool create)
+static void
+tenant_delete(zt_req *req)
 {
-	json_t *body;
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
 
-	memset(spec, 0, sizeof(*spec));
-	if (create)
-		return api_body(req, (zt_json_field[]){
-		    { "name", ZT_J_STRING, true, &spec->name, NULL },
-		    { "kind", ZT_J_STRING, true, &spec->kind, NULL },
-		    { "password_policy", ZT_J_OBJECT, false,
-		      &spec->password_policy, NULL },
-		    { "mfa_required", ZT_J_BOOL, false, &spec->mfa_required,
-		      NULL },
-		}, 4);
-	body = api_body(req, (zt_json_field[]){
-	    { "password_policy", ZT_J_OBJECT, false, &spec->password_policy,
-	      NULL },
-	    { "mfa_required", ZT_J_BOOL, false, &spec->mfa_required, NULL },
-	}, 2);
-	return body;
+	if (!api_if_match(req, &version))
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_tenant_delete(&cx, zt_req_param(req, "tenant"), version);
+	api_reply_result(req, err, 204, NULL);
 }
+
+static void
+acctsys_delete(zt_req *req)
+{
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (!api_if_match(req, &version))
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_acctsys_delete(&cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "system"), version);
+	api_reply_result(req, err, 204, NULL);
+}
+
+/* ---- account systems ------------------------------------------------------ */
 
 static void
 acctsys_create(zt_req *req)
 {
-	zt_acctsys_spec spec;
+	zt_acctsys_spec spec = { 0 };
 	json_t *body, *doc = NULL;
 	zt_actor actor;
 	zt_id_ctx cx;
 	int err;
 
-	if ((body = acctsys_body(req, &spec, true)) == NULL)
+	body = api_body(req, (zt_json_field[]){
+	    { "name", ZT_J_STRING, true, &spec.name, NULL },
+	    { "kind", ZT_J_STRING, true, &spec.kind, NULL },
+	    { "password_policy", ZT_J_OBJECT, false, &spec.password_policy,
+	      NULL },
+	    { "mfa_required", ZT_J_BOOL, false, &spec.mfa_required, NULL },
+	}, 4);
+	if (body == NULL)
 		return;
 	api_idctx(req, &cx, &actor);
 	err = zt_acctsys_create(&doc, &cx, zt_req_param(req, "tenant"), &spec);
@@ -151,11 +166,19 @@ acctsys_get(zt_req *req)
 	api_reply_result(req, err, 200, doc);
 }
 
+/*
+ * PATCH: fields left out keep their values.  The domain call replaces the
+ * whole settings, so the current document fills the gaps, and its version
+ * guards the read-modify-write when the client sent no If-Match.
+ */
 static void
 acctsys_update(zt_req *req)
 {
-	zt_acctsys_spec spec;
-	json_t *body, *doc = NULL;
+	const char *tenant = zt_req_param(req, "tenant");
+	const char *id = zt_req_param(req, "system");
+	bool has_policy, has_mfa;
+	zt_acctsys_spec spec = { 0 };
+	json_t *body, *cur = NULL, *doc = NULL;
 	int64_t version;
 	zt_actor actor;
 	zt_id_ctx cx;
@@ -163,11 +186,29 @@ acctsys_update(zt_req *req)
 
 	if (!api_if_match(req, &version))
 		return;
-	if ((body = acctsys_body(req, &spec, false)) == NULL)
+	body = api_body(req, (zt_json_field[]){
+	    { "password_policy", ZT_J_OBJECT, false, &spec.password_policy,
+	      &has_policy },
+	    { "mfa_required", ZT_J_BOOL, false, &spec.mfa_required, &has_mfa },
+	}, 2);
+	if (body == NULL)
 		return;
 	api_idctx(req, &cx, &actor);
-	err = zt_acctsys_update(&doc, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "system"), &spec, version);
+	if ((err = zt_acctsys_get(&cur, &cx, tenant, id)) == ZT_OK) {
+		spec.name = json_string_value(json_object_get(cur, "name"));
+		spec.kind = json_string_value(json_object_get(cur, "kind"));
+		if (!has_policy)
+			spec.password_policy = json_object_get(cur,
+			    "password_policy");
+		if (!has_mfa)
+			spec.mfa_required = json_is_true(json_object_get(cur,
+			    "mfa_required"));
+		if (version == 0)
+			version = json_integer_value(json_object_get(cur,
+			    "version"));
+		err = zt_acctsys_update(&doc, &cx, tenant, id, &spec, version);
+	}
+	json_decref(cur);
 	json_decref(body);
 	api_reply_result(req, err, 200, doc);
 }
@@ -196,6 +237,8 @@ api_tenant_routes(zt_http *srv)
 		{ ZT_GET, "/v1/tenants/{tenant}", tenant_get, "tenants.get" },
 		{ ZT_PATCH, "/v1/tenants/{tenant}", tenant_update,
 		  "tenants.update" },
+		{ ZT_DELETE, "/v1/tenants/{tenant}", tenant_delete,
+		  "tenants.delete" },
 		{ ZT_POST, "/v1/tenants/{tenant}/account-systems",
 		  acctsys_create, "acctsys.create" },
 		{ ZT_GET, "/v1/tenants/{tenant}/account-systems",
@@ -204,6 +247,8 @@ api_tenant_routes(zt_http *srv)
 		  acctsys_get, "acctsys.get" },
 		{ ZT_PATCH, "/v1/tenants/{tenant}/account-systems/{system}",
 		  acctsys_update, "acctsys.update" },
+		{ ZT_DELETE, "/v1/tenants/{tenant}/account-systems/{system}",
+		  acctsys_delete, "acctsys.delete" },
 		{ ZT_GET, "/v1/tenants/{tenant}/account-systems/{system}"
 		  "/logins/{login}", acctsys_login, "identities.by_login" },
 	};

@@ -18,6 +18,7 @@ enum arg_kind {
 	A_STR,		/* --opt VALUE -> "field": "VALUE" */
 	A_INT,		/* --opt N -> "field": N */
 	A_FLAG,		/* --opt -> "field": true */
+	A_FALSE,	/* --opt -> "field": false */
 	A_NULL,		/* --opt -> "field": null */
 	A_ATTRS,	/* --attr k=v, repeatable -> "attributes": {...} */
 	A_QUERY,	/* --opt VALUE -> ?field=VALUE */
@@ -52,12 +53,21 @@ static const struct cli_cmd cmds[] = {
 	  "id display_name created_at" },
 	{ "tenant", "get", "GET", "/v1/tenants/{1}", 1, "ID", { { 0 } },
 	  "id display_name version created_at" },
+	{ "tenant", "delete", "DELETE", "/v1/tenants/{1}", 1, "ID", { { 0 } },
+	  NULL },
 
 	{ "acctsys", "create", "POST", T "/account-systems", 0, "",
 	  { { "name", "name", A_STR, true }, { "kind", "kind", A_STR, true },
 	    { "mfa-required", "mfa_required", A_FLAG, false } }, NULL },
 	{ "acctsys", "list", "GET", T "/account-systems", 0, "", { { 0 } },
 	  "id name kind mfa_required" },
+	{ "acctsys", "get", "GET", T "/account-systems/{1}", 1, "ID",
+	  { { 0 } }, "id name kind mfa_required version" },
+	{ "acctsys", "set-mfa", "PATCH", T "/account-systems/{1}", 1, "ID",
+	  { { "required", "mfa_required", A_FLAG, false },
+	    { "optional", "mfa_required", A_FALSE, false } }, NULL },
+	{ "acctsys", "delete", "DELETE", T "/account-systems/{1}", 1, "ID",
+	  { { 0 } }, NULL },
 
 	{ "identity", "create", "POST", T "/identities", 0, "",
 	  { { "kind", "kind", A_STR, true }, { "name", "name", A_STR, true },
@@ -81,6 +91,8 @@ static const struct cli_cmd cmds[] = {
 	{ "identity", "move", "PATCH", T "/identities/{1}", 1, "ID",
 	  { { "unit", "unit_id", A_STR, false },
 	    { "no-unit", "unit_id", A_NULL, false } }, NULL },
+	{ "identity", "delete", "DELETE", T "/identities/{1}", 1, "ID",
+	  { { 0 } }, NULL },
 	{ "identity", "groups", "GET", T "/identities/{1}/groups", 1, "ID",
 	  { { 0 } }, "id kind name unit_id depth" },
 	{ "identity", "accounts", "GET", T "/identities/{1}/accounts", 1, "ID",
@@ -155,7 +167,8 @@ usage(const char *noun)
 		    c->npos ? " " : "", c->pos_help);
 		for (j = 0; j < ZT_ARRAY_LEN(c->args) && c->args[j].opt; j++) {
 			const struct cli_arg *a = &c->args[j];
-			bool bare = a->kind == A_FLAG || a->kind == A_NULL;
+			bool bare = a->kind == A_FLAG || a->kind == A_FALSE ||
+			    a->kind == A_NULL;
 
 			fprintf(stderr, " %s--%s%s%s", a->required ? "" : "[",
 			    a->opt, bare ? "" : a->kind == A_ATTRS ||
@@ -215,10 +228,12 @@ collect_args(const struct cli_cmd *c, int *argc, char **argv, json_t *body,
 	for (i = 0; i < ZT_ARRAY_LEN(c->args) && c->args[i].opt; i++) {
 		a = &c->args[i];
 		seen = false;
-		if (a->kind == A_FLAG || a->kind == A_NULL) {
+		if (a->kind == A_FLAG || a->kind == A_FALSE ||
+		    a->kind == A_NULL) {
 			if ((seen = zt_cli_take_flag(argc, argv, a->opt)))
 				json_object_set_new(body, a->field,
 				    a->kind == A_FLAG ? json_true() :
+				    a->kind == A_FALSE ? json_false() :
 				    json_null());
 		} else if (a->kind == A_ATTRS || a->kind == A_QATTRS) {
 			attrs = json_object();

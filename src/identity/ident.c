@@ -819,3 +819,61 @@ out:
 	zt_buf_free(&q.sql);
 	return err;
 }
+
+/* ---- deletion ------------------------------------------------------------- */
+
+/* Removes every row that names the identity, children first (the foreign
+ * keys point at the identity). */
+static int
+ident_delete_rows(zt_db *db, const char *tenant, const char *id)
+{
+	static const char *const sql[] = {
+		"DELETE FROM accounts WHERE tenant = $1 AND identity_id = $2",
+		"DELETE FROM group_members WHERE tenant = $1"
+		" AND member_type = 'identity' AND member_id = $2",
+		"DELETE FROM identity_attrs WHERE tenant = $1"
+		" AND identity_id = $2",
+		"DELETE FROM identities WHERE tenant = $1 AND id = $2",
+	};
+	zt_stmt *st;
+	size_t i;
+	int err;
+
+	for (i = 0; i < ZT_ARRAY_LEN(sql); i++) {
+		if ((err = zt_db_prepare(&st, db, sql[i])) < 0)
+			return err;
+		zt_stmt_bind_text(st, 1, tenant);
+		zt_stmt_bind_text(st, 2, id);
+		if ((err = run(st)) < 0)
+			return err;
+	}
+	return ZT_OK;
+}
+
+int
+zt_identity_delete(const zt_id_ctx *cx, const char *tenant, const char *id,
+    int64_t version)
+{
+	json_t *before = NULL, *accounts = NULL;
+	struct scope sc;
+	int err;
+
+	if ((err = tx_begin(cx)) < 0)
+		return err;
+	if ((err = scope_enter(&sc, cx, tenant)) < 0 ||
+	    (err = identity_fetch(&before, cx, &sc, id)) < 0 ||
+	    (err = check_version("identity", json_integer_value(
+	    json_object_get(before, "version")), version)) < 0)
+		goto out;
+
+	/* The audit record keeps what went: the identity and its accounts. */
+	if ((err = zt_account_list(&accounts, cx, tenant, id)) < 0)
+		goto out;
+	json_object_set_new(before, "accounts", accounts);
+	if ((err = ident_delete_rows(cx->db, tenant, id)) == ZT_OK)
+		err = id_audit(cx, "identity.delete", tenant, "identity", id,
+		    before, NULL);
+out:
+	json_decref(before);
+	return tx_end(cx, err);
+}

@@ -130,6 +130,9 @@ int zt_tenant_get(json_t **out, const zt_id_ctx *cx, const char *id);
 int zt_tenant_list(json_t **out, const zt_id_ctx *cx);
 int zt_tenant_update(json_t **out, const zt_id_ctx *cx, const char *id,
     const char *display_name, int64_t version);
+/* Deletes an empty tenant (no identities, units, groups or account
+ * systems left: ZT_ECONFLICT).  System scope only. */
+int zt_tenant_delete(const zt_id_ctx *cx, const char *id, int64_t version);
 
 /* ---- account systems ----------------------------------------------------- */
 
@@ -148,6 +151,9 @@ int zt_acctsys_list(json_t **out, const zt_id_ctx *cx, const char *tenant);
 /* Replaces policy and mfa_required; name and kind stay. */
 int zt_acctsys_update(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *id, const zt_acctsys_spec *spec, int64_t version);
+/* Deletes an account system that holds no accounts (else ZT_ECONFLICT). */
+int zt_acctsys_delete(const zt_id_ctx *cx, const char *tenant,
+    const char *id, int64_t version);
 
 /* ---- identities ---------------------------------------------------------- */
 
@@ -177,6 +183,10 @@ int zt_identity_set_attributes(json_t **out, const zt_id_ctx *cx,
 /* staged -> active, active <-> suspended, any -> deprovisioned (final). */
 int zt_identity_set_state(json_t **out, const zt_id_ctx *cx,
     const char *tenant, const char *id, const char *state, int64_t version);
+/* Deletes the identity with its accounts, attributes and group
+ * memberships; the audit record keeps what was removed. */
+int zt_identity_delete(const zt_id_ctx *cx, const char *tenant,
+    const char *id, int64_t version);
 /* Moves the identity to another unit (NULL: none); its effective org
  * groups follow in the same transaction. */
 int zt_identity_move(json_t **out, const zt_id_ctx *cx, const char *tenant,

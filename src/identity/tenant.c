@@ -516,3 +516,136 @@ out:
 	free(policy);
 	return err;
 }
+
+/* ---- deletion ------------------------------------------------------------- */
+
+/* ZT_ECONFLICT naming `what` when `sql` ($1 tenant, $2 id) finds a row. */
+static int
+refuse_if_used(zt_db *db, const char *sql, const char *tenant,
+    const char *id, const char *what)
+{
+	zt_stmt *st;
+	int err;
+
+	if ((err = zt_db_prepare(&st, db, sql)) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, id);
+	err = zt_stmt_step(st);
+	zt_stmt_reset(st);
+	if (err == ZT_ROW)
+		return zt_error_set(ZT_ECONFLICT, "%s", what);
+	return err < 0 ? err : ZT_OK;
+}
+
+static int
+exec2(zt_db *db, const char *sql, const char *a, const char *b)
+{
+	zt_stmt *st;
+	int err;
+
+	if ((err = zt_db_prepare(&st, db, sql)) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, a);
+	if (b)
+		zt_stmt_bind_text(st, 2, b);
+	return run(st);
+}
+
+static int
+acctsys_delete_tx(const zt_id_ctx *cx, const char *tenant, const char *id,
+    int64_t version)
+{
+	json_t *before = NULL;
+	struct scope sc;
+	int err;
+
+	if ((err = scope_enter(&sc, cx, tenant)) < 0 ||
+	    (err = scope_need_tenant_admin(&sc)) < 0 ||
+	    (err = acctsys_fetch(&before, cx->db, tenant, id)) < 0)
+		return err;
+	if ((err = check_version("account system", json_integer_value(
+	    json_object_get(before, "version")), version)) < 0 ||
+	    (err = refuse_if_used(cx->db, "SELECT 1 FROM accounts WHERE"
+	    " tenant = $1 AND system_id = $2 LIMIT 1", tenant, id,
+	    "account system still holds accounts")) < 0 ||
+	    (err = exec2(cx->db, "DELETE FROM account_systems WHERE"
+	    " tenant = $1 AND id = $2", tenant, id)) < 0)
+		goto out;
+	err = id_audit(cx, "acctsys.delete", tenant, "acctsys", id, before,
+	    NULL);
+out:
+	json_decref(before);
+	return err;
+}
+
+int
+zt_acctsys_delete(const zt_id_ctx *cx, const char *tenant, const char *id,
+    int64_t version)
+{
+	int err;
+
+	if ((err = tx_begin(cx)) < 0)
+		return err;
+	return tx_end(cx, acctsys_delete_tx(cx, tenant, id, version));
+}
+
+/* A tenant goes only when nothing is left in it: deleting a company's
+ * whole directory by one call is too easy a mistake to allow. */
+static int
+tenant_delete_tx(const zt_id_ctx *cx, const char *id, int64_t version)
+{
+	static const struct { const char *sql, *what; } uses[] = {
+		{ "SELECT 1 FROM identities WHERE tenant = $1 LIMIT 1",
+		  "tenant still has identities" },
+		{ "SELECT 1 FROM org_units WHERE tenant = $1 LIMIT 1",
+		  "tenant still has organization units" },
+		{ "SELECT 1 FROM identity_groups WHERE tenant = $1 LIMIT 1",
+		  "tenant still has groups" },
+		{ "SELECT 1 FROM account_systems WHERE tenant = $1 LIMIT 1",
+		  "tenant still has account systems" },
+	};
+	json_t *before = NULL;
+	zt_stmt *st;
+	size_t i;
+	int err;
+
+	if ((err = tenant_fetch(&before, cx->db, id)) < 0)
+		return err;
+	if ((err = check_version("tenant", json_integer_value(
+	    json_object_get(before, "version")), version)) < 0)
+		goto out;
+	for (i = 0; i < ZT_ARRAY_LEN(uses); i++) {
+		if ((err = zt_db_prepare(&st, cx->db, uses[i].sql)) < 0)
+			goto out;
+		zt_stmt_bind_text(st, 1, id);
+		err = zt_stmt_step(st);
+		zt_stmt_reset(st);
+		if (err == ZT_ROW)
+			err = zt_error_set(ZT_ECONFLICT, "%s", uses[i].what);
+		if (err < 0)
+			goto out;
+	}
+	if ((err = exec2(cx->db, "DELETE FROM tenants WHERE id = $1", id,
+	    NULL)) == ZT_OK)
+		err = id_audit(cx, "tenant.delete", id, "tenant", id, before,
+		    NULL);
+out:
+	json_decref(before);
+	return err;
+}
+
+int
+zt_tenant_delete(const zt_id_ctx *cx, const char *id, int64_t version)
+{
+	int err;
+
+	if (cx->scope.tenant != NULL)
+		return zt_error_set(ZT_EFORBIDDEN, "only a system "
+		    "administrator deletes tenants");
+	if (!slug_ok(id, ZT_TENANT_ID_MAX))
+		return not_found("tenant", id);
+	if ((err = tx_begin(cx)) < 0)
+		return err;
+	return tx_end(cx, tenant_delete_tx(cx, id, version));
+}

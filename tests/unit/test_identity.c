@@ -1629,12 +1629,100 @@ test_identity_audit__chain_intact(void **state)
 	assert_int_equal(rep.records, 6);
 }
 
+/* ---- deletion ------------------------------------------------------------ */
+
+static void
+test_identity_delete__identity_with_accounts_and_memberships(void **state)
+{
+	struct fx *f = *state;
+	char sys[ID_SIZE], id[ID_SIZE], grp[ID_SIZE];
+	struct counts before;
+	json_t *doc;
+	int64_t n;
+
+	mk_tenant(f, "acme");
+	mk_system(f, sys, "acme", "staff");
+	mk_ident(f, id, "acme", "person", "gone", NULL);
+	mk_group(f, grp, "acme", "team", NULL);
+	assert_ok(zt_group_member_add(&f->cx, "acme", grp, ZT_MEMBER_IDENTITY,
+	    id));
+	assert_ok(zt_account_create(&doc, &f->cx, "acme", &(zt_account_spec){
+	    .identity = id, .system = sys, .login_name = "gone" }));
+	json_decref(doc);
+
+	/* A stale version and another tenant's view change nothing. */
+	snap(f->db, &before);
+	assert_err(zt_identity_delete(&f->cx, "acme", id, 7), ZT_ESTALE,
+	    "version");
+	zt_id_ctx other = scoped(f, "other", NULL);
+	assert_err(zt_identity_delete(&other, "acme", id, 0), ZT_ENOTFOUND,
+	    "tenant");
+	assert_unchanged(f->db, &before);
+
+	n = audits(f->db);
+	assert_ok(zt_identity_delete(&f->cx, "acme", id, 1));
+	assert_int_equal(audits(f->db), n + 1);
+	assert_err(zt_identity_get(&doc, &f->cx, "acme", id), ZT_ENOTFOUND,
+	    "identity");
+	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM accounts"), 0);
+	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM group_members"),
+	    0);
+	/* The name is free again. */
+	mk_ident(f, id, "acme", "person", "gone", NULL);
+}
+
+static void
+test_identity_delete__acctsys_and_tenant_only_when_empty(void **state)
+{
+	struct fx *f = *state;
+	char sys[ID_SIZE], id[ID_SIZE], acc[ID_SIZE];
+	struct counts before;
+	json_t *doc;
+
+	mk_tenant(f, "acme");
+	mk_system(f, sys, "acme", "staff");
+	mk_ident(f, id, "acme", "person", "p", NULL);
+	assert_ok(zt_account_create(&doc, &f->cx, "acme", &(zt_account_spec){
+	    .identity = id, .system = sys, .login_name = "p" }));
+	keep_id(acc, doc);
+
+	snap(f->db, &before);
+	assert_err(zt_acctsys_delete(&f->cx, "acme", sys, 0), ZT_ECONFLICT,
+	    "holds accounts");
+	assert_err(zt_tenant_delete(&f->cx, "acme", 0), ZT_ECONFLICT,
+	    "identities");
+	zt_id_ctx tenant = scoped(f, "acme", NULL);
+	assert_err(zt_tenant_delete(&tenant, "acme", 0), ZT_EFORBIDDEN,
+	    "system");
+	assert_unchanged(f->db, &before);
+
+	assert_ok(zt_account_delete(&f->cx, "acme", acc, 0));
+	assert_ok(zt_acctsys_delete(&f->cx, "acme", sys, 0));
+	{
+		json_t *page;
+		size_t i;
+		json_t *it;
+
+		assert_ok(zt_identity_list(&page, &f->cx, "acme",
+		    &(zt_identity_query){ 0 }));
+		json_array_foreach(json_object_get(page, "items"), i, it)
+			assert_ok(zt_identity_delete(&f->cx, "acme",
+			    str(it, "id"), 0));
+		json_decref(page);
+	}
+	assert_ok(zt_tenant_delete(&f->cx, "acme", 0));
+	assert_err(zt_tenant_get(&doc, &f->cx, "acme"), ZT_ENOTFOUND,
+	    "tenant");
+}
+
 int
 main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_identity_tenant__create_get_list),
+		T(test_identity_delete__identity_with_accounts_and_memberships),
+		T(test_identity_delete__acctsys_and_tenant_only_when_empty),
 		T(test_identity_tenant__bad_input_writes_nothing),
 		T(test_identity_tenant__update_version),
 		T(test_identity_acctsys__create_and_policy),
