@@ -240,6 +240,51 @@ api_reply_result(zt_req *req, int err, int status, json_t *doc)
 		api_reply_doc(req, status, doc);
 }
 
+void
+api_get(zt_req *req, api_get_fn fn, const char *param)
+{
+	json_t *doc = NULL;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	api_idctx(req, &cx, &actor);
+	err = fn(&doc, &cx, zt_req_param(req, "tenant"),
+	    param ? zt_req_param(req, param) : NULL);
+	api_reply_result(req, err, 200, doc);
+}
+
+void
+api_get_items(zt_req *req, api_get_fn fn, const char *param)
+{
+	json_t *list = NULL;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	api_idctx(req, &cx, &actor);
+	err = fn(&list, &cx, zt_req_param(req, "tenant"),
+	    param ? zt_req_param(req, param) : NULL);
+	api_reply_result(req, err, 200, err ? NULL :
+	    json_pack("{s:o}", "items", list));
+}
+
+void
+api_delete(zt_req *req, api_delete_fn fn, const char *param)
+{
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (!api_if_match(req, &version))
+		return;
+	api_idctx(req, &cx, &actor);
+	err = fn(&cx, zt_req_param(req, "tenant"), zt_req_param(req, param),
+	    version);
+	api_reply_result(req, err, 204, NULL);
+}
+
 bool
 api_page(zt_req *req, const char **cursor, int *limit)
 {

@@ -52,6 +52,20 @@ bool api_page(zt_req *req, const char **cursor, int *limit);
  * NULL, else returns the body (the caller decrefs it). */
 json_t *api_body(zt_req *req, const zt_json_field *fields, size_t n);
 
+/*
+ * The shapes most identity handlers share: read one object of the tenant
+ * by the path parameter `param`, list the children of one, or delete one
+ * (with If-Match).  Each replies itself.
+ */
+typedef int (*api_get_fn)(json_t **out, const zt_id_ctx *cx,
+    const char *tenant, const char *id);
+typedef int (*api_delete_fn)(const zt_id_ctx *cx, const char *tenant,
+    const char *id, int64_t version);
+void api_get(zt_req *req, api_get_fn fn, const char *param);
+/* Like api_get, but the result is an array, sent as {"items": [...]}. */
+void api_get_items(zt_req *req, api_get_fn fn, const char *param);
+void api_delete(zt_req *req, api_delete_fn fn, const char *param);
+
 /* A row of a handler file's route table. */
 struct api_route {
 	unsigned methods;

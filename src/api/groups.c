@@ -53,31 +53,13 @@ group_list(zt_req *req)
 static void
 group_get(zt_req *req)
 {
-	json_t *doc = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_group_get(&doc, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"));
-	api_reply_result(req, err, 200, doc);
+	api_get(req, zt_group_get, "id");
 }
 
 static void
 group_delete(zt_req *req)
 {
-	int64_t version;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	if (!api_if_match(req, &version))
-		return;
-	api_idctx(req, &cx, &actor);
-	err = zt_group_delete(&cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"), version);
-	api_reply_result(req, err, 204, NULL);
+	api_delete(req, zt_group_delete, "id");
 }
 
 /* GET .../members?effective=true&cursor=&limit= */
@@ -201,15 +183,7 @@ unit_list(zt_req *req)
 static void
 unit_get(zt_req *req)
 {
-	json_t *doc = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_unit_get(&doc, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"));
-	api_reply_result(req, err, 200, doc);
+	api_get(req, zt_unit_get, "id");
 }
 
 /* PATCH {"name": ...} renames; {"parent_id": ID or null} moves the
@@ -259,17 +233,7 @@ out:
 static void
 unit_delete(zt_req *req)
 {
-	int64_t version;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	if (!api_if_match(req, &version))
-		return;
-	api_idctx(req, &cx, &actor);
-	err = zt_unit_delete(&cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"), version);
-	api_reply_result(req, err, 204, NULL);
+	api_delete(req, zt_unit_delete, "id");
 }
 
 int

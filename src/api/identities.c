@@ -40,15 +40,7 @@ identity_create(zt_req *req)
 static void
 identity_get(zt_req *req)
 {
-	json_t *doc = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_identity_get(&doc, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"));
-	api_reply_result(req, err, 200, doc);
+	api_get(req, zt_identity_get, "id");
 }
 
 /*
@@ -180,47 +172,19 @@ out:
 static void
 identity_delete(zt_req *req)
 {
-	int64_t version;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	if (!api_if_match(req, &version))
-		return;
-	api_idctx(req, &cx, &actor);
-	err = zt_identity_delete(&cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"), version);
-	api_reply_result(req, err, 204, NULL);
+	api_delete(req, zt_identity_delete, "id");
 }
 
 static void
 identity_groups(zt_req *req)
 {
-	json_t *list = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_identity_groups(&list, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"));
-	api_reply_result(req, err, 200, err ? NULL :
-	    json_pack("{s:o}", "items", list));
+	api_get_items(req, zt_identity_groups, "id");
 }
 
 static void
 identity_accounts(zt_req *req)
 {
-	json_t *list = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_account_list(&list, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"));
-	api_reply_result(req, err, 200, err ? NULL :
-	    json_pack("{s:o}", "items", list));
+	api_get_items(req, zt_account_list, "id");
 }
 
 /* GET /v1/identities/by-spiffe-id?id=spiffe://...: the tenant is in the
@@ -324,15 +288,7 @@ account_create(zt_req *req)
 static void
 account_get(zt_req *req)
 {
-	json_t *doc = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_account_get(&doc, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"));
-	api_reply_result(req, err, 200, doc);
+	api_get(req, zt_account_get, "id");
 }
 
 static void
@@ -362,17 +318,7 @@ account_patch(zt_req *req)
 static void
 account_delete(zt_req *req)
 {
-	int64_t version;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	if (!api_if_match(req, &version))
-		return;
-	api_idctx(req, &cx, &actor);
-	err = zt_account_delete(&cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "id"), version);
-	api_reply_result(req, err, 204, NULL);
+	api_delete(req, zt_account_delete, "id");
 }
 
 int

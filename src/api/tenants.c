@@ -99,17 +99,7 @@ tenant_delete(zt_req *req)
 static void
 acctsys_delete(zt_req *req)
 {
-	int64_t version;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	if (!api_if_match(req, &version))
-		return;
-	api_idctx(req, &cx, &actor);
-	err = zt_acctsys_delete(&cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "system"), version);
-	api_reply_result(req, err, 204, NULL);
+	api_delete(req, zt_acctsys_delete, "system");
 }
 
 /* ---- account systems ------------------------------------------------------ */
@@ -155,15 +145,7 @@ acctsys_list(zt_req *req)
 static void
 acctsys_get(zt_req *req)
 {
-	json_t *doc = NULL;
-	zt_actor actor;
-	zt_id_ctx cx;
-	int err;
-
-	api_idctx(req, &cx, &actor);
-	err = zt_acctsys_get(&doc, &cx, zt_req_param(req, "tenant"),
-	    zt_req_param(req, "system"));
-	api_reply_result(req, err, 200, doc);
+	api_get(req, zt_acctsys_get, "system");
 }
 
 /*
