@@ -22,8 +22,11 @@ audit_list(zt_req *req)
 	if (!api_query_int(req, "after", 0, INT64_MAX, &after) ||
 	    !api_query_int(req, "limit", 1, AUDIT_PAGE_MAX, &limit))
 		return;
-	err = zt_audit_list(api_db(req), p->system ? NULL : p->tenant, after,
-	    (int)limit, &items, &next);
+	/* A unit administrator's view of the trail is its own actions:
+	 * records about the rest of the tenant would show objects that every
+	 * other route hides from it. */
+	err = zt_audit_list(api_db(req), p->system ? NULL : p->tenant,
+	    p->unit[0] ? p->actor : NULL, after, (int)limit, &items, &next);
 	if (err < 0) {
 		zt_reply_error(req, err);
 		return;

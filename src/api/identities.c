@@ -215,13 +215,32 @@ import_line(void *arg, size_t line, int rc, const char *id_or_msg)
 {
 	json_t *results = arg;
 
-	if (rc == ZT_OK)
+	const char *code;
+
+	if (rc == ZT_OK) {
 		json_array_append_new(results, json_pack("{s:I, s:s, s:s}",
 		    "line", (json_int_t)line, "status", "ok", "id", id_or_msg));
-	else
-		json_array_append_new(results, json_pack("{s:I, s:s, s:s, s:s}",
-		    "line", (json_int_t)line, "status", "error",
-		    "code", zt_strerror(rc), "detail", id_or_msg));
+		return;
+	}
+	/* The codes of the problem documents; a server-side failure keeps
+	 * its message to the log, as zt_reply_error does. */
+	switch (rc) {
+	case ZT_EINVAL:		code = "invalid_request"; break;
+	case ZT_ENOTFOUND:	code = "not_found"; break;
+	case ZT_EEXISTS:
+	case ZT_ECONFLICT:	code = "conflict"; break;
+	case ZT_EFORBIDDEN:	code = "forbidden"; break;
+	case ZT_ETOOBIG:	code = "payload_too_large"; break;
+	default:
+		log_error("import line failed", ZI("line", (long long)line),
+		    ZS("error", id_or_msg));
+		code = "internal";
+		id_or_msg = "internal error";
+		break;
+	}
+	json_array_append_new(results, json_pack("{s:I, s:s, s:s, s:s}",
+	    "line", (json_int_t)line, "status", "error", "code", code,
+	    "detail", id_or_msg));
 }
 
 /* POST .../identities/import with an application/x-ndjson body: one

@@ -81,10 +81,15 @@ tenant_update(zt_req *req)
 	api_reply_result(req, err, 200, doc);
 }
 
+/* Deleting a tenant revokes its tokens, so a tenant made again under the
+ * same id does not let the old tokens back in.  The two are separate
+ * transactions: if the revocation fails, the tokens stay valid but see
+ * nothing (the tenant is gone), and the error says so. */
 static void
 tenant_delete(zt_req *req)
 {
-	int64_t version;
+	const char *tenant = zt_req_param(req, "tenant");
+	int64_t version, n;
 	zt_actor actor;
 	zt_id_ctx cx;
 	int err;
@@ -92,7 +97,10 @@ tenant_delete(zt_req *req)
 	if (!api_if_match(req, &version))
 		return;
 	api_idctx(req, &cx, &actor);
-	err = zt_tenant_delete(&cx, zt_req_param(req, "tenant"), version);
+	if ((err = zt_tenant_delete(&cx, tenant, version)) == ZT_OK) {
+		err = zt_token_revoke_tenant(api_db(req), &actor, tenant, &n);
+		zt_api_tokens_changed();
+	}
 	api_reply_result(req, err, 204, NULL);
 }
 

@@ -312,16 +312,25 @@ record_json(zt_stmt *st)
 }
 
 int
-zt_audit_list(zt_db *db, const char *tenant, int64_t after_seq, int limit,
-    json_t **out, int64_t *next)
+zt_audit_list(zt_db *db, const char *tenant, const char *actor,
+    int64_t after_seq, int limit, json_t **out, int64_t *next)
 {
 	zt_stmt *st;
 	json_t *list;
 	int err;
 
-	/* Two texts rather than one with an optional filter: each keeps an
-	 * index-only plan on (tenant, seq) or on seq. */
-	if (tenant) {
+	/* One text per filter rather than optional conditions: each keeps an
+	 * index plan on (tenant, seq) or on seq. */
+	if (tenant && actor) {
+		err = zt_db_prepare(&st, db, "SELECT seq, at, actor, tenant,"
+		    " action, target, request_id, summary, prev_hash, hash"
+		    " FROM audit_log WHERE tenant = $3 AND seq > $1"
+		    " AND actor = $4 ORDER BY seq LIMIT $2");
+		if (err == ZT_OK) {
+			zt_stmt_bind_text(st, 3, tenant);
+			zt_stmt_bind_text(st, 4, actor);
+		}
+	} else if (tenant) {
 		err = zt_db_prepare(&st, db, "SELECT seq, at, actor, tenant,"
 		    " action, target, request_id, summary, prev_hash, hash"
 		    " FROM audit_log WHERE tenant = $3 AND seq > $1"

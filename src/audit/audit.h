@@ -52,9 +52,10 @@ typedef struct zt_audit_report {
 int zt_audit_verify(zt_db *db, zt_audit_report *out);
 
 /* Lists records after `after_seq`, oldest first, at most `limit`; only the
- * given tenant's when `tenant` is non-NULL.  Sets *next to the last seq
- * returned (the cursor for the next page). */
-int zt_audit_list(zt_db *db, const char *tenant, int64_t after_seq,
-    int limit, json_t **out, int64_t *next);
+ * given tenant's when `tenant` is non-NULL, and only those made by `actor`
+ * when it is non-NULL.  Sets *next to the last seq returned (the cursor
+ * for the next page). */
+int zt_audit_list(zt_db *db, const char *tenant, const char *actor,
+    int64_t after_seq, int limit, json_t **out, int64_t *next);
 
 #endif

@@ -73,6 +73,11 @@ int zt_token_get(zt_db *db, const zt_principal *who, const char *id,
 int zt_token_revoke(zt_db *db, const zt_actor *actor,
     const zt_principal *who, const char *id);
 
+/* Revokes every live token of a tenant (after the tenant is deleted);
+ * audited as one record.  System principals only. */
+int zt_token_revoke_tenant(zt_db *db, const zt_actor *actor,
+    const char *tenant, int64_t *count);
+
 /* The principal the server acts as for its own changes. */
 void zt_principal_system(zt_principal *out);
 

@@ -409,6 +409,43 @@ fail:
 }
 
 int
+zt_token_revoke_tenant(zt_db *db, const zt_actor *actor, const char *tenant,
+    int64_t *count)
+{
+	char target[ZT_TENANT_MAX + 8];
+	json_t *after;
+	zt_stmt *st;
+	int err;
+
+	*count = 0;
+	if ((err = zt_db_begin(db)) < 0)
+		return err;
+	if ((err = zt_db_prepare(&st, db, "UPDATE api_tokens SET revoked_at"
+	    " = $1 WHERE tenant = $2 AND revoked_at = 0")) < 0)
+		goto fail;
+	zt_stmt_bind_int(st, 1, zt_now_ms());
+	zt_stmt_bind_text(st, 2, tenant);
+	if ((err = zt_stmt_step(st)) < 0) {
+		zt_stmt_reset(st);
+		goto fail;
+	}
+	*count = zt_stmt_changes(st);
+	zt_stmt_reset(st);
+	snprintf(target, sizeof(target), "tenant:%s", tenant);
+	after = json_pack("{s:I}", "revoked", (json_int_t)*count);
+	err = zt_audit_append(db, actor, &(zt_audit_entry){
+	    .action = "token.revoke_tenant", .tenant = tenant,
+	    .target = target, .after = after });
+	json_decref(after);
+	if (err < 0 || (err = zt_db_commit(db)) < 0)
+		goto fail;
+	return ZT_OK;
+fail:
+	zt_db_rollback(db);
+	return err;
+}
+
+int
 zt_bootstrap(zt_db *db, char secret[ZT_TOKEN_LEN + 1], bool *created)
 {
 	char id[ZT_TOKEN_ID_LEN + 1], target[ZT_TOKEN_ID_LEN + 8];

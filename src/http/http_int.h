@@ -146,6 +146,7 @@ struct zt_req {
 	zt_route_match m;
 	struct evkeyvalq query;
 	bool query_parsed;
+	bool query_bad;		/* the query string did not parse */
 	bool replied;
 	int status;
 	size_t bytes;			/* body bytes of the reply */

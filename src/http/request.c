@@ -228,6 +228,14 @@ req_run(zt_req *req)
 
 	if (!(r->flags & ZT_ROUTE_PUBLIC) && !srv->cfg.auth(req))
 		return;
+	/* A query string libevent cannot split ("a=1&&b") would otherwise
+	 * read as no parameters at all, silently widening a filter. */
+	(void)zt_req_query(req, "");
+	if (req->query_bad && !req->replied) {
+		zt_reply_problem(req, 400, "invalid_parameter", "the query "
+		    "string is malformed");
+		return;
+	}
 	if (!req->replied)
 		r->fn(req);
 }
@@ -381,8 +389,10 @@ zt_req_query(zt_req *req, const char *name)
 		req->query_parsed = true;
 		uri = req->ev ? evhttp_request_get_evhttp_uri(req->ev) : NULL;
 		q = uri ? evhttp_uri_get_query(uri) : NULL;
-		if (q != NULL && evhttp_parse_query_str(q, &req->query) < 0)
+		if (q != NULL && evhttp_parse_query_str(q, &req->query) < 0) {
 			evhttp_clear_headers(&req->query);
+			req->query_bad = true;
+		}
 	}
 	return evhttp_find_header(&req->query, name);
 }

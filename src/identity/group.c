@@ -331,7 +331,9 @@ int
 zt_group_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *cursor, int limit)
 {
-	char name[ZT_NAME_MAX + 32] = "", id[ZT_ID_LEN + 2] = "";
+	/* Org groups carry their unit's name, which may be longer than a
+	 * role group's; the cursor holds either. */
+	char name[ZT_NAME_MAX + 256] = "", id[ZT_ID_LEN + 2] = "";
 	json_t *items, *next = NULL, *last;
 	struct scope sc;
 	zt_stmt *st;

@@ -640,11 +640,13 @@ zt_tenant_delete(const zt_id_ctx *cx, const char *id, int64_t version)
 {
 	int err;
 
+	/* Another tenant does not exist for a tenant token. */
+	if (!slug_ok(id, ZT_TENANT_ID_MAX) ||
+	    (cx->scope.tenant != NULL && strcmp(cx->scope.tenant, id) != 0))
+		return not_found("tenant", id);
 	if (cx->scope.tenant != NULL)
 		return zt_error_set(ZT_EFORBIDDEN, "only a system "
 		    "administrator deletes tenants");
-	if (!slug_ok(id, ZT_TENANT_ID_MAX))
-		return not_found("tenant", id);
 	if ((err = tx_begin(cx)) < 0)
 		return err;
 	return tx_end(cx, tenant_delete_tx(cx, id, version));

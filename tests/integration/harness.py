@@ -304,6 +304,9 @@ class Client:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
     def ensure_tenant(self, tenant, token=_DEFAULT):
         """Creates a tenant unless it exists (tenant tokens need one)."""
         r = self.post("/v1/tenants", {"id": tenant}, token=token)

@@ -185,15 +185,23 @@ test_audit_chain__list_by_tenant(void **state)
 	int64_t next;
 
 	append_n(*state, 6);
-	assert_int_equal(zt_audit_list(*state, "acme", 0, 100, &items, &next),
-	    ZT_OK);
+	assert_int_equal(zt_audit_list(*state, "acme", NULL, 0, 100, &items,
+	    &next), ZT_OK);
 	assert_int_equal(json_array_size(items), 3);
 	assert_int_equal(next, 6);
 	json_decref(items);
-	assert_int_equal(zt_audit_list(*state, NULL, 2, 2, &items, &next),
-	    ZT_OK);
+	assert_int_equal(zt_audit_list(*state, NULL, NULL, 2, 2, &items,
+	    &next), ZT_OK);
 	assert_int_equal(json_array_size(items), 2);
 	assert_int_equal(next, 4);
+	json_decref(items);
+	assert_int_equal(zt_audit_list(*state, "acme", "token:other", 0, 100,
+	    &items, &next), ZT_OK);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	assert_int_equal(zt_audit_list(*state, "acme", "token:test", 0, 100,
+	    &items, &next), ZT_OK);
+	assert_int_equal(json_array_size(items), 3);
 	json_decref(items);
 }
 
