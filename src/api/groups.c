@@ -56,6 +56,32 @@ group_get(zt_req *req)
 	api_get(req, zt_group_get, "id");
 }
 
+/* PATCH {"name": ..., "description": ...}: either or both. */
+static void
+group_update(zt_req *req)
+{
+	const char *name = NULL, *description = NULL;
+	json_t *body, *doc = NULL;
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (!api_if_match(req, &version))
+		return;
+	body = api_body(req, (zt_json_field[]){
+	    { "name", ZT_J_STRING, false, &name, NULL },
+	    { "description", ZT_J_STRING, false, &description, NULL },
+	}, 2);
+	if (body == NULL)
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_group_update(&doc, &cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "id"), name, description, version);
+	json_decref(body);
+	api_reply_result(req, err, 200, doc);
+}
+
 static void
 group_delete(zt_req *req)
 {
@@ -244,6 +270,7 @@ api_group_routes(zt_http *srv)
 		{ ZT_POST, T "/groups", group_create, "groups.create" },
 		{ ZT_GET, T "/groups", group_list, "groups.list" },
 		{ ZT_GET, T "/groups/{id}", group_get, "groups.get" },
+		{ ZT_PATCH, T "/groups/{id}", group_update, "groups.update" },
 		{ ZT_DELETE, T "/groups/{id}", group_delete, "groups.delete" },
 		{ ZT_GET, T "/groups/{id}/members", group_members,
 		  "groups.members" },

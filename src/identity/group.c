@@ -312,6 +312,71 @@ zt_group_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	return ZT_OK;
 }
 
+static int
+group_update_tx(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *id, const char *name, const char *description,
+    int64_t version)
+{
+	json_t *before = NULL;
+	struct scope sc;
+	zt_stmt *st;
+	int err;
+
+	if ((err = scope_enter(&sc, cx, tenant)) < 0 ||
+	    (err = group_fetch(&before, cx->db, &sc, id)) < 0)
+		return err;
+	if (is_org(before)) {
+		err = zt_error_set(ZT_EINVAL, "an org group takes its unit's "
+		    "name; rename the unit");
+		goto out;
+	}
+	if ((err = check_version("group", json_integer_value(
+	    json_object_get(before, "version")), version)) < 0 ||
+	    (name && (err = check_name("name", name)) < 0) ||
+	    (description && description[0] != '\0' &&
+	    (err = check_text("description", description,
+	    DESCRIPTION_MAX)) < 0))
+		goto out;
+	if ((err = zt_db_prepare(&st, cx->db, "UPDATE identity_groups SET"
+	    " name = $1, description = $2, version = version + 1,"
+	    " updated_at = $3 WHERE tenant = $4 AND id = $5")) < 0)
+		goto out;
+	zt_stmt_bind_text(st, 1, name ? name : doc_name(before));
+	zt_stmt_bind_text(st, 2, description ? description :
+	    json_string_value(json_object_get(before, "description")));
+	zt_stmt_bind_int(st, 3, zt_now_ms());
+	zt_stmt_bind_text(st, 4, tenant);
+	zt_stmt_bind_text(st, 5, id);
+	if ((err = run(st)) < 0 ||
+	    (err = group_fetch(out, cx->db, &sc, id)) < 0)
+		goto out;
+	err = id_audit(cx, "group.update", tenant, "group", id, before, *out);
+out:
+	json_decref(before);
+	return err;
+}
+
+int
+zt_group_update(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *id, const char *name, const char *description,
+    int64_t version)
+{
+	json_t *doc = NULL;
+	int err;
+
+	*out = NULL;
+	if ((err = tx_begin(cx)) < 0)
+		return err;
+	err = group_update_tx(&doc, cx, tenant, id, name, description,
+	    version);
+	if ((err = tx_end(cx, err)) < 0) {
+		json_decref(doc);
+		return err;
+	}
+	*out = doc;
+	return ZT_OK;
+}
+
 int
 zt_group_get(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *id)

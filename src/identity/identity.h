@@ -299,6 +299,10 @@ int zt_group_get(json_t **out, const zt_id_ctx *cx, const char *tenant,
  * zt_identity_list. */
 int zt_group_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *cursor, int limit);
+/* Renames a role group or changes its description (NULL: keep). */
+int zt_group_update(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *id, const char *name, const char *description,
+    int64_t version);
 /* Deletes an empty role group that is in no other group. */
 int zt_group_delete(const zt_id_ctx *cx, const char *tenant, const char *id,
     int64_t version);

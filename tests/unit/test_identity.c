@@ -1715,12 +1715,49 @@ test_identity_delete__acctsys_and_tenant_only_when_empty(void **state)
 	    "tenant");
 }
 
+static void
+test_identity_group__update_role_group(void **state)
+{
+	struct fx *f = *state;
+	char a[ID_SIZE], b[ID_SIZE], u[ID_SIZE];
+	struct counts before;
+	json_t *doc;
+
+	mk_tenant(f, "acme");
+	mk_group(f, a, "acme", "ops", NULL);
+	mk_group(f, b, "acme", "dev", NULL);
+	mk_unit(f, u, "acme", NULL, "eng");
+
+	snap(f->db, &before);
+	assert_err(zt_group_update(&doc, &f->cx, "acme", a, "dev", NULL, 0),
+	    ZT_EEXISTS, "");
+	assert_err(zt_group_update(&doc, &f->cx, "acme", a, "Bad Name", NULL,
+	    0), ZT_EINVAL, "name");
+	assert_err(zt_group_update(&doc, &f->cx, "acme", a, "x", NULL, 9),
+	    ZT_ESTALE, "version");
+	assert_err(zt_group_update(&doc, &f->cx, "acme", u, "x", NULL, 0),
+	    ZT_EINVAL, "unit");
+	assert_unchanged(f->db, &before);
+
+	assert_ok(zt_group_update(&doc, &f->cx, "acme", a, "operations",
+	    "on call", 1));
+	assert_string_equal(str(doc, "name"), "operations");
+	assert_string_equal(str(doc, "description"), "on call");
+	assert_int_equal(ver(doc), 2);
+	json_decref(doc);
+	assert_ok(zt_group_update(&doc, &f->cx, "acme", a, NULL, "", 0));
+	assert_string_equal(str(doc, "name"), "operations");
+	assert_string_equal(str(doc, "description"), "");
+	json_decref(doc);
+}
+
 int
 main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_identity_tenant__create_get_list),
+		T(test_identity_group__update_role_group),
 		T(test_identity_delete__identity_with_accounts_and_memberships),
 		T(test_identity_delete__acctsys_and_tenant_only_when_empty),
 		T(test_identity_tenant__bad_input_writes_nothing),
