@@ -265,8 +265,17 @@ identity_import(zt_req *req)
 		return;
 	}
 	data = zt_req_body(req, &len);
-	results = json_array();
 	api_idctx(req, &cx, &actor);
+
+	/* The tenant must be there (and the caller's) even for an empty
+	 * file, which the import itself would never look it up for. */
+	if ((err = zt_tenant_get(&results, &cx,
+	    zt_req_param(req, "tenant"))) < 0) {
+		zt_reply_error(req, err);
+		return;
+	}
+	json_decref(results);
+	results = json_array();
 	err = zt_identity_import(&stats, &cx, zt_req_param(req, "tenant"),
 	    data, len, import_line, results);
 	if (err < 0) {

@@ -1246,9 +1246,8 @@ class ImportTest(IdentityCase):
             r = self.ndjson(nope, ['{"kind": "person", "name": "a"}'])
             self.assertRefused(r, 404, "not_found")
 
-    @unittest.expectedFailure
     def test_empty_import_into_an_unknown_tenant_is_404(self):
-        """Known bug (reported): with an empty body the import never
+        """Regression: with an empty body the import never
         enters the tenant's scope and answers 200 {"lines": 0} for any
         tenant, existing or not, in scope or not."""
         r = self.api.post("/v1/tenants/no-such-tenant/identities/import",
