@@ -105,7 +105,9 @@ hexval(char c)
 
 /* Decodes %XX escapes of `raw` (length n) into `out` (n + 1 bytes).
  * Refuses a malformed escape, a control byte (NUL included) and invalid
- * UTF-8: no handler should have to think about any of them. */
+ * UTF-8: no handler should have to think about any of them.  An escaped
+ * '/' or '%' stays escaped (as "%2F", "%25"), so the router splits only on
+ * real slashes; param_unescape() finishes the job in parameter values. */
 static bool
 path_decode(char *out, size_t *outlen, const char *raw, size_t n)
 {
@@ -123,6 +125,12 @@ path_decode(char *out, size_t *outlen, const char *raw, size_t n)
 				return false;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
+			if (c == '/' || c == '%') {
+				out[o++] = '%';
+				out[o++] = '2';
+				out[o++] = c == '/' ? 'F' : '5';
+				continue;
+			}
 		}
 		if (c < 0x20 || c == 0x7f)
 			return false;
@@ -131,6 +139,23 @@ path_decode(char *out, size_t *outlen, const char *raw, size_t n)
 	out[o] = '\0';
 	*outlen = o;
 	return zt_utf8_valid(out, o);
+}
+
+/* Turns the "%2F" and "%25" that path_decode kept back into '/' and '%',
+ * in place. */
+static void
+param_unescape(char *v)
+{
+	char *o = v;
+
+	for (; *v; v++) {
+		if (v[0] == '%' && v[1] == '2' && (v[2] == 'F' || v[2] == '5')) {
+			*o++ = v[2] == 'F' ? '/' : '%';
+			v += 2;
+		} else
+			*o++ = *v;
+	}
+	*o = '\0';
 }
 
 /* Sets req->path from the request URI; false (after replying 400) when
@@ -214,6 +239,8 @@ req_match(zt_req *req)
 		zt_reply_error(req, err);
 		return false;
 	}
+	for (int i = 0; i < req->m.nparams; i++)
+		param_unescape(req->m.params[i].value);
 	req->route = req->m.route;
 	req->flags = srv->routes[req->route].flags;
 	return true;

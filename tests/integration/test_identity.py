@@ -1110,11 +1110,9 @@ class AccountTest(IdentityCase):
                            404, "not_found")
         t.account(t.person("bob"), s, "ALICE")
 
-    @unittest.expectedFailure
     def test_login_name_with_a_slash_can_be_looked_up(self):
-        """Known limitation (reported): a login name may hold '/', but the
-        router decodes %2F before splitting the path, so
-        .../logins/a%2Fb never reaches the lookup and is 404."""
+        """Regression: a login name may hold '/'; the router used to decode
+        %2F before splitting the path, so .../logins/a%2Fb was 404."""
         t = self.tenant()
         s = t.system()
         alice = t.person("alice")

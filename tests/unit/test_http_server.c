@@ -544,6 +544,12 @@ test_http_server__path_params_and_query(void **state)
 	resp_get(&r, "/items/caf%C3%A9");
 	assert_string_equal(jstr(&r, "id"), "caf\xc3\xa9");
 	resp_free(&r);
+
+	/* An escaped slash or percent sign is data inside one segment. */
+	resp_get(&r, "/items/a%2Fb%25%2f");
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(&r, "id"), "a/b%/");
+	resp_free(&r);
 }
 
 static void
