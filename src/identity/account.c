@@ -72,7 +72,8 @@ account_fetch(json_t **out, zt_db *db, const struct scope *sc,
 	return err < 0 ? err : ZT_OK;
 }
 
-static int
+/* The checks of a new account that need no database (also the import's). */
+int
 account_check(const zt_account_spec *spec)
 {
 	const char *l = spec->login_name;

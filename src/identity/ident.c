@@ -126,8 +126,10 @@ identity_fetch(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 
 /* ---- create -------------------------------------------------------------- */
 
-static int
-ident_check(const struct scope *sc, const zt_identity_spec *spec)
+/* The checks of a new identity that need no database; shared with the
+ * import, which runs them before its transaction. */
+int
+identity_check(const struct scope *sc, const zt_identity_spec *spec)
 {
 	static const char *const initial[] = { "staged", "active", NULL };
 	int err;
@@ -185,7 +187,7 @@ identity_insert(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 	int err;
 
 	*out = NULL;
-	if ((err = ident_check(sc, spec)) < 0 ||
+	if ((err = identity_check(sc, spec)) < 0 ||
 	    (err = attrs_normalize(&attrs, spec->attributes)) < 0)
 		return err;
 	if (spec->unit != NULL && (err = unit_path(path, cx->db, sc,

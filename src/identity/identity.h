@@ -50,7 +50,9 @@
 
 /* Tenant ids are one SPIFFE path segment and a DNS label's length. */
 #define ZT_TENANT_ID_MAX	63
-/* Object ids are 12 random bytes in base64url: 96 bits will not collide. */
+/* Object ids are 16 base64url characters: the creation time in
+ * milliseconds, so that new rows cluster in the indexes, then 48 random
+ * bits (see new_id in common.c). */
 #define ZT_ID_LEN		16
 /* Identity, account system and group names: long enough for host names
  * and service names, short enough that a SPIFFE ID stays far below the
@@ -244,7 +246,7 @@ int zt_identity_groups(json_t **out, const zt_id_ctx *cx, const char *tenant,
 /* Lines per transaction: enough that commits are not the cost, few enough
  * that other writers (SQLite has one at a time) wait a fraction of a
  * second, well inside the store's busy timeout. */
-#define ZT_IMPORT_BATCH 1000
+#define ZT_IMPORT_BATCH 5000
 /* One line of NDJSON: an identity, its attributes and a few accounts. */
 #define ZT_IMPORT_LINE_MAX (64 * 1024)
 

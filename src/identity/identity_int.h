@@ -17,8 +17,10 @@
 #include "base/base.h"
 #include "identity/identity.h"
 
-/* Random bytes behind an object id (ZT_ID_LEN characters). */
-#define ID_BYTES 12
+/* An object id (ZT_ID_LEN characters): the time, then random bits; see
+ * new_id() in common.c. */
+#define ID_TIME_DIGITS 8
+#define ID_RANDOM_BYTES 6
 
 /* "/<id>/<id>/.../": one '/' then an id and a '/' per level. */
 #define PATH_MAX_LEN (ZT_UNIT_DEPTH_MAX * (ZT_ID_LEN + 1) + 1)
@@ -62,6 +64,10 @@ int check_version(const char *what, int64_t have, int64_t want);
 void quote(char out[QUOTE_MAX + 4], const char *s);
 void prefix_hi(char *hi, size_t size, const char *lo);
 int new_id(char out[ZT_ID_LEN + 1]);
+/* An id from a time and ID_RANDOM_BYTES random bytes (the import draws
+ * the bytes of a whole batch at once). */
+void id_make(char out[ZT_ID_LEN + 1], int64_t ms,
+    const uint8_t rnd[ID_RANDOM_BYTES]);
 json_t *time_json(int64_t ms);
 int run(zt_stmt *st);
 int page_limit(int *out, int limit);
@@ -81,6 +87,7 @@ int attrs_clear(zt_db *db, const char *tenant, const char *id);
 /* ident.c */
 extern const char *const identity_kinds[];
 extern const char *const identity_states[];
+int identity_check(const struct scope *sc, const zt_identity_spec *spec);
 int identity_insert(json_t **out, const zt_id_ctx *cx,
     const struct scope *sc, const zt_identity_spec *spec);
 int identity_fetch(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
@@ -90,6 +97,7 @@ int identity_fetch(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 /* Login names: e-mail addresses run to 254 bytes. */
 #define LOGIN_MAX 256
 void login_fold(char out[LOGIN_MAX + 1], const char *login);
+int account_check(const zt_account_spec *spec);
 int account_insert(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
     const zt_account_spec *spec, json_t *identity, bool system_known);
 int acctsys_exists(zt_db *db, const char *tenant, const char *id);

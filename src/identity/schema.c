@@ -3,7 +3,9 @@
  *
  * Every table of tenant data has the tenant first in its primary key and
  * in every index, so each query names its tenant and reads one tenant's
- * slice of an index.  Ids are random strings (new_id), never sequences.
+ * slice of an index.  Ids are made by new_id, never by a sequence: the
+ * creation time then random bits, so nodes need no coordination and new
+ * rows of a table go to the end of its indexes.
  *
  * Key columns compare byte by byte on both engines: SQLite does so by
  * default, PostgreSQL only under the "C" collation, which the PostgreSQL

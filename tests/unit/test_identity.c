@@ -1532,6 +1532,35 @@ collect(void *arg, size_t line, int rc, const char *text)
 	s->n++;
 }
 
+/* The newest audit record, after `seq`, is the one record of an import
+ * batch, naming `nident` identities (among them a and b) and as many
+ * accounts. */
+static void
+assert_import_audit(struct fx *f, int64_t seq, size_t nident,
+    const char *a, const char *b)
+{
+	json_t *list, *rec, *after, *ids;
+	int64_t next;
+	size_t i, seen = 0;
+
+	assert_ok(zt_audit_list(f->db, "acme", NULL, seq, 10, &list, &next));
+	assert_int_equal(json_array_size(list), 1);
+	rec = json_array_get(list, 0);
+	assert_string_equal(str(rec, "action"), "identity.import");
+	assert_string_equal(str(rec, "target"), "tenant:acme");
+	after = json_object_get(json_object_get(rec, "summary"), "after");
+	ids = json_object_get(after, "identities");
+	assert_int_equal(json_array_size(ids), nident);
+	assert_int_equal(json_array_size(json_object_get(after, "accounts")),
+	    nident);
+	for (i = 0; i < nident; i++)
+		if (strcmp(json_string_value(json_array_get(ids, i)), a) == 0 ||
+		    strcmp(json_string_value(json_array_get(ids, i)), b) == 0)
+			seen++;
+	assert_int_equal(seen, 2);
+	json_decref(list);
+}
+
 static void
 test_identity_import__broken_lines_roll_back_alone(void **state)
 {
@@ -1565,8 +1594,9 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	zt_buf_adds(&nd, "{\"kind\":\"device\",\"name\":\"d1\","
 	    "\"colour\":1}\n");
 	zt_buf_addf(&nd, "{\"kind\":\"service\",\"name\":\"cal\","
-	    "\"state\":\"active\",\"accounts\":[{\"system\":\"staff\","
-	    "\"login_name\":\"svc-cal\"}]}");	/* no final newline */
+	    "\"state\":\"active\",\"attributes\":{\"site\":\"lab\","
+	    "\"tags\":[\"y\",\"x\",\"y\"]},\"accounts\":[{\"system\":"
+	    "\"staff\",\"login_name\":\"svc-cal\"}]}");	/* no final newline */
 	assert_ok(zt_identity_import(&st, &f->cx, "acme", nd.data, nd.len,
 	    collect, &s));
 	zt_buf_free(&nd);
@@ -1591,14 +1621,17 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	assert_int_equal(s.line[5], 8);
 	assert_int_equal(s.rc[5], ZT_OK);
 
-	/* Two identities, two accounts, one attribute row, four audits. */
+	/* Two identities, two accounts, four attribute rows (a set of two
+	 * members after duplicates go), and one audit record for the batch
+	 * naming what it made. */
 	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM identities"),
 	    i0 + 2);
 	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM accounts"),
 	    c0 + 2);
 	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM identity_attrs"),
-	    1);
-	assert_int_equal(audits(f->db), a0 + 4);
+	    4);
+	assert_int_equal(audits(f->db), a0 + 1);
+	assert_import_audit(f, a0, 2, s.text[0], s.text[5]);
 	assert_err(zt_identity_get_by_spiffe(&doc, &f->cx,
 	    "spiffe://test.example/acme/person/ben"), ZT_ENOTFOUND,
 	    "no identity");
@@ -1609,6 +1642,60 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	/* An unknown tenant: nothing runs. */
 	assert_err(zt_identity_import(&st, &f->cx, "nope", "{}\n", 3, collect,
 	    &s), ZT_ENOTFOUND, "no tenant");
+}
+
+/*
+ * A line that collides with a row made before the import fails only when
+ * its batch is written, so the batch runs again line by line: the others
+ * still go in, and a login the failed line wanted is free for a later
+ * line, as with one create after another.
+ */
+static void
+test_identity_import__clash_with_existing_row_runs_line_by_line(
+    void **state)
+{
+	struct fx *f = *state;
+	char sys[ID_SIZE], old[ID_SIZE];
+	zt_import_stats st;
+	struct seen s = { 0 };
+	zt_buf nd = ZT_BUF_INIT(1 << 16);
+	json_t *doc;
+	int64_t a0;
+
+	mk_tenant(f, "acme");
+	mk_system(f, sys, "acme", "staff");
+	mk_ident(f, old, "acme", "person", "dora", NULL);
+	a0 = audits(f->db);
+	zt_buf_adds(&nd, "{\"kind\":\"person\",\"name\":\"eve\","
+	    "\"accounts\":[{\"system\":\"staff\",\"login_name\":\"e\"}]}\n");
+	/* Taken by the identity made above; wants login "x". */
+	zt_buf_adds(&nd, "{\"kind\":\"person\",\"name\":\"dora\","
+	    "\"accounts\":[{\"system\":\"staff\",\"login_name\":\"x\"}]}\n");
+	/* Wants "x" too: free, since the line before failed. */
+	zt_buf_adds(&nd, "{\"kind\":\"person\",\"name\":\"fred\","
+	    "\"accounts\":[{\"system\":\"staff\",\"login_name\":\"X\"}]}\n");
+	/* Wants "e", which the first line took. */
+	zt_buf_adds(&nd, "{\"kind\":\"device\",\"name\":\"gus\","
+	    "\"accounts\":[{\"system\":\"staff\",\"login_name\":\"E\"}]}\n");
+	assert_ok(zt_identity_import(&st, &f->cx, "acme", nd.data, nd.len,
+	    collect, &s));
+	zt_buf_free(&nd);
+
+	assert_int_equal(st.ok, 2);
+	assert_int_equal(st.failed, 2);
+	assert_int_equal(s.rc[0], ZT_OK);
+	assert_int_equal(s.rc[1], ZT_EEXISTS);
+	assert_string_equal(s.text[1], "a person named \"dora\" exists");
+	assert_int_equal(s.rc[2], ZT_OK);
+	assert_int_equal(s.rc[3], ZT_EEXISTS);
+	assert_string_equal(s.text[3], "accounts[0]: field \"login_name\": "
+	    "\"E\" is taken in this account system");
+	assert_ok(zt_identity_get_by_login(&doc, &f->cx, "acme", sys, "x"));
+	assert_string_equal(str(doc, "id"), s.text[2]);
+	json_decref(doc);
+	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM identities"), 3);
+	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM accounts"), 2);
+	assert_import_audit(f, a0, 2, s.text[0], s.text[2]);
 }
 
 static void
@@ -1780,6 +1867,7 @@ main(void)
 		T(test_identity_unit__move_subtree_of_2000),
 		T(test_identity_scope__subtree),
 		T(test_identity_import__broken_lines_roll_back_alone),
+		T(test_identity_import__clash_with_existing_row_runs_line_by_line),
 		T(test_identity_audit__chain_intact),
 	};
 
