@@ -61,7 +61,7 @@ typedef struct bench_rows {
 	zt_db *db;
 	const char *into;		/* "table (col, ...)" */
 	int ncols;
-	unsigned ints;			/* bit i: column i is an integer */
+	unsigned ints;			/* bit i: column i is a number */
 	int per;
 	int n;				/* rows held */
 	char **vals;			/* per * ncols copies */

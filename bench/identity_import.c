@@ -58,7 +58,7 @@ make_input(zt_buf *b, long n, const char *unit)
 	return ZT_OK;
 }
 
-static void
+static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_identity_import [-n LINES] "

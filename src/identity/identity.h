@@ -9,8 +9,9 @@
  * organization unit's subtree in a tenant).  An object outside the scope,
  * or in another tenant, answers ZT_ENOTFOUND exactly as an absent one does.
  * A change runs in one transaction of its own, appends one audit record per
- * changed entity in it, and leaves nothing behind when it fails.  A caller
- * must not hold a transaction open on the connection.
+ * changed entity in it (the bulk import: one per batch), and leaves nothing
+ * behind when it fails.  A caller must not hold a transaction open on the
+ * connection.
  *
  * Results are jansson objects owned by the caller (json_decref them).
  * Objects carry an integer "version"; an update takes the version the
@@ -236,17 +237,23 @@ int zt_identity_groups(json_t **out, const zt_id_ctx *cx, const char *tenant,
  *   {"kind":..., "name":..., "state":..., "unit_id":..., "attributes":{},
  *    "accounts":[{"system":NAME or "system_id":ID, "login_name":...,
  *                 "state":...}]}
- * Each line is applied whole or not at all, in a savepoint of a
- * transaction that commits every ZT_IMPORT_BATCH lines; a bad line does
- * not stop the others.  `cb` hears of every line after its batch commits:
- * rc ZT_OK with the new identity id, or the error code and message.
- * Blank lines are skipped.  Returns ZT_OK unless the import as a whole
- * could not run (then lines not yet reported were not applied).
+ * Lines go in batches of up to ZT_IMPORT_BATCH, one transaction each.
+ * Each line is applied whole or not at all, and a bad line does not stop
+ * the others: the outcome is that of one create after another.  Unlike
+ * the single creates, a batch appends one audit record for all it made
+ * (action "identity.import", target "tenant:<t>", after: {"identities":
+ * [ids], "accounts": [ids]}), in its own transaction.  `cb` hears of
+ * every line after its batch commits: rc ZT_OK with the new identity id,
+ * or the error code and message.  Blank lines are skipped.  Returns ZT_OK
+ * unless the import as a whole could not run (then lines not yet reported
+ * were not applied).
  */
-/* Lines per transaction: enough that commits are not the cost, few enough
- * that other writers (SQLite has one at a time) wait a fraction of a
- * second, well inside the store's busy timeout. */
-#define ZT_IMPORT_BATCH 5000
+/* Lines per transaction.  At a million lines on SQLite, 500 and 1,000
+ * were as fast as each other and faster than 5,000, whose working set
+ * outgrew the caches (docs/benchmarks.md).  1,000 holds SQLite's one
+ * write lock for about 0.05 s, which other writers wait out well inside
+ * the store's busy timeout, and keeps a batch's audit record near 40 KB. */
+#define ZT_IMPORT_BATCH 1000
 /* One line of NDJSON: an identity, its attributes and a few accounts. */
 #define ZT_IMPORT_LINE_MAX (64 * 1024)
 

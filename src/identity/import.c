@@ -90,14 +90,15 @@ struct arena {
 	struct chunk *head, *cur;
 };
 
-/* `n` bytes aligned for any object, or NULL when memory ran out. */
+/* `n` bytes aligned for a pointer or a size, or NULL when memory ran
+ * out. */
 static void *
 arena_alloc(struct arena *a, size_t n)
 {
 	struct chunk *c = a->cur, *nc;
 	size_t at;
 
-	n = (n + 15) & ~(size_t)15;
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
 	while (c != NULL && c->size - c->used < n) {
 		if ((c = c->next) != NULL)
 			c->used = 0;
@@ -196,7 +197,7 @@ enum acct_fault {
 /* A line, with its strings and arrays in the batch's arena. */
 struct line {
 	size_t lineno;
-	int rc;				/* ZT_OK, or why the line failed */
+	int rc;				/* ZT_OK, or why it failed */
 	bool lost;			/* rc: a name or login an earlier line
 					 * of the batch took */
 	char text[RESULT_MSG_MAX];	/* an error message */
@@ -207,7 +208,7 @@ struct line {
 	struct acct *acct;
 	size_t nacct;
 	size_t bad_acct;		/* the first account at fault */
-	enum acct_fault fault;		/* text and rc hold it meanwhile */
+	enum acct_fault fault;		/* its message is in text */
 	int fault_rc;
 	char id[ZT_ID_LEN + 1];
 };
@@ -256,7 +257,7 @@ struct batch {
 	size_t ncap, cap_claims;
 	int64_t now;
 	bool row_failed;		/* the fast run failed on a row */
-	uint8_t *rnd;			/* random bytes for the batch's ids */
+	uint8_t *rnd;			/* random bytes for its ids */
 	size_t rnd_used, cap_rnd;
 	struct write_set all;		/* the fast run's rows */
 	struct write_set one;		/* one line's rows, line by line */
@@ -597,9 +598,9 @@ hash2(const char *a, const char *b)
 	return h;
 }
 
-/* Claims the pair (x, y) for a line; false when an earlier line has. */
-static bool
-claim(struct batch *b, const char *x, const char *y)
+/* The slot of the pair (x, y): the claim, or the free slot to put it. */
+static struct claim *
+claim_slot(const struct batch *b, const char *x, const char *y)
 {
 	uint64_t h = hash2(x, y);
 	struct claim *c;
@@ -609,9 +610,20 @@ claim(struct batch *b, const char *x, const char *y)
 	    i = (i + 1) & (b->ncap - 1))
 		if (c->hash == h && strcmp(c->a, x) == 0 &&
 		    strcmp(c->b, y) == 0)
-			return false;
-	*c = (struct claim){ h, x, y };
-	return true;
+			break;
+	return c;
+}
+
+static bool
+claimed(const struct batch *b, const char *x, const char *y)
+{
+	return claim_slot(b, x, y)->a != NULL;
+}
+
+static void
+claim(struct batch *b, const char *x, const char *y)
+{
+	*claim_slot(b, x, y) = (struct claim){ hash2(x, y), x, y };
 }
 
 /* Sizes the claims table for the batch (a power of two, at most half
@@ -675,10 +687,11 @@ acct_fault_report(struct line *ln)
 }
 
 /* Looks up the unit and the accounts' systems, in the order a single
- * create does, and gives the line and its accounts their ids. */
+ * create does, and on the first run gives the line and its accounts their
+ * ids (a second run keeps them). */
 static int
 resolve_line(struct batch *b, const zt_id_ctx *cx, const struct scope *sc,
-    struct line *ln)
+    struct line *ln, bool first)
 {
 	char prefix[48];
 	struct acct *ac;
@@ -688,7 +701,8 @@ resolve_line(struct batch *b, const zt_id_ctx *cx, const struct scope *sc,
 	if (ln->unit != NULL &&
 	    (err = unit_check(b, cx, sc, ln->unit)) < 0)
 		return line_fail(ln, err, "");
-	batch_id(ln->id, b);
+	if (first)
+		batch_id(ln->id, b);
 	for (i = 0; i < ln->nacct || ln->fault != AF_NONE; i++) {
 		if (ln->fault == AF_BEFORE_LOOKUP && i == ln->bad_acct)
 			return acct_fault_report(ln);
@@ -701,7 +715,8 @@ resolve_line(struct batch *b, const zt_id_ctx *cx, const struct scope *sc,
 		if (ln->fault == AF_AFTER_LOOKUP && i == ln->bad_acct)
 			return acct_fault_report(ln);
 		ac->owner = ln->id;
-		batch_id(ac->id, b);
+		if (first)
+			batch_id(ac->id, b);
 	}
 	return ZT_OK;
 }
@@ -732,14 +747,23 @@ lost_login(struct line *ln, size_t i)
 	line_fail(ln, ZT_EEXISTS, prefix);
 }
 
-/* Claims the line's name and logins.  Two accounts of the line with one
- * login are caught first, so that a line that loses keeps no login. */
+/* Claims the line's name and logins when all are free: a line that
+ * loses one claims none, so a later line may still have the rest.  The
+ * faults are checked in the order a single create would meet them. */
 static void
 claim_line(struct batch *b, struct line *ln)
 {
 	size_t i, j;
 
-	for (i = 0; i < ln->nacct; i++)
+	if (claimed(b, ln->kind, ln->name)) {
+		lost_name(ln);
+		return;
+	}
+	for (i = 0; i < ln->nacct; i++) {
+		if (claimed(b, ln->acct[i].system, ln->acct[i].key)) {
+			lost_login(ln, i);
+			return;
+		}
 		for (j = 0; j < i; j++)
 			if (strcmp(ln->acct[i].system,
 			    ln->acct[j].system) == 0 &&
@@ -747,15 +771,17 @@ claim_line(struct batch *b, struct line *ln)
 				lost_login(ln, i);
 				return;
 			}
-	if (!claim(b, ln->kind, ln->name)) {
-		lost_name(ln);
-		return;
 	}
+	claim(b, ln->kind, ln->name);
 	for (i = 0; i < ln->nacct; i++)
-		if (!claim(b, ln->acct[i].system, ln->acct[i].key)) {
-			lost_login(ln, i);
-			return;
-		}
+		claim(b, ln->acct[i].system, ln->acct[i].key);
+}
+
+/* Errors that stop the batch rather than fail a line. */
+static bool
+fatal(int err)
+{
+	return err == ZT_ENOMEM || err == ZT_EUNAVAIL || err == ZT_EBUSY;
 }
 
 /* Resolves every line that passed the read step.  An error is returned
@@ -773,8 +799,8 @@ batch_resolve(struct batch *b, const zt_id_ctx *cx, const struct scope *sc)
 		ln = &b->l[i];
 		if (ln->rc != ZT_OK)
 			continue;
-		err = resolve_line(b, cx, sc, ln);
-		if (err == ZT_ENOMEM || err == ZT_EUNAVAIL || err == ZT_EBUSY)
+		err = resolve_line(b, cx, sc, ln, true);
+		if (fatal(err))
 			return err;
 		if (err == ZT_OK)
 			claim_line(b, ln);
@@ -1032,8 +1058,12 @@ write_line(struct batch *b, const zt_id_ctx *cx, const struct scope *sc,
 	return ZT_OK;
 }
 
-/* The second run: each line in a savepoint.  Returns an error only when
- * a savepoint itself fails. */
+/*
+ * The second run: each line in a savepoint.  The lookups run again, as
+ * this is another transaction: a unit may have gone, or left the caller's
+ * scope, since the first.  Returns an error only when the batch as a whole
+ * cannot go on.
+ */
 static int
 write_slow(struct batch *b, const zt_id_ctx *cx, const struct scope *sc)
 {
@@ -1041,12 +1071,19 @@ write_slow(struct batch *b, const zt_id_ctx *cx, const struct scope *sc)
 	size_t i;
 	int err;
 
+	b->nsys = 0;
+	memset(b->unit, 0, sizeof(b->unit));
 	for (i = 0; i < b->n; i++) {
 		ln = &b->l[i];
 		if (ln->rc != ZT_OK && !ln->lost)
 			continue;
 		ln->rc = ZT_OK;
 		ln->lost = false;
+		if ((err = resolve_line(b, cx, sc, ln, false)) < 0) {
+			if (fatal(err))
+				return err;
+			continue;
+		}
 		if ((err = zt_db_savepoint(cx->db, "import_line")) < 0)
 			return err;
 		if (write_line(b, cx, sc, ln) < 0 &&

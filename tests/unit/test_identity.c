@@ -1596,7 +1596,7 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	zt_buf_addf(&nd, "{\"kind\":\"service\",\"name\":\"cal\","
 	    "\"state\":\"active\",\"attributes\":{\"site\":\"lab\","
 	    "\"tags\":[\"y\",\"x\",\"y\"]},\"accounts\":[{\"system\":"
-	    "\"staff\",\"login_name\":\"svc-cal\"}]}");	/* no final newline */
+	    "\"staff\",\"login_name\":\"svc-cal\"}]}");	/* no final \n */
 	assert_ok(zt_identity_import(&st, &f->cx, "acme", nd.data, nd.len,
 	    collect, &s));
 	zt_buf_free(&nd);
@@ -1644,6 +1644,36 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	    &s), ZT_ENOTFOUND, "no tenant");
 }
 
+/* Within one batch, a line that fails on a login an earlier line took
+ * leaves its name to a later line, as one create after another would. */
+static void
+test_identity_import__line_that_loses_a_login_keeps_no_name(void **state)
+{
+	struct fx *f = *state;
+	char sys[ID_SIZE];
+	zt_import_stats st;
+	struct seen s = { 0 };
+	const char *nd =
+	    "{\"kind\":\"person\",\"name\":\"x\",\"accounts\":"
+	    "[{\"system\":\"staff\",\"login_name\":\"l\"}]}\n"
+	    "{\"kind\":\"person\",\"name\":\"n\",\"accounts\":"
+	    "[{\"system\":\"staff\",\"login_name\":\"m\"},"
+	    "{\"system\":\"staff\",\"login_name\":\"L\"}]}\n"
+	    "{\"kind\":\"person\",\"name\":\"n\",\"accounts\":"
+	    "[{\"system\":\"staff\",\"login_name\":\"m\"}]}\n";
+
+	mk_tenant(f, "acme");
+	mk_system(f, sys, "acme", "staff");
+	assert_ok(zt_identity_import(&st, &f->cx, "acme", nd, strlen(nd),
+	    collect, &s));
+	assert_int_equal(st.ok, 2);
+	assert_int_equal(s.rc[0], ZT_OK);
+	assert_int_equal(s.rc[1], ZT_EEXISTS);
+	assert_non_null(strstr(s.text[1], "accounts[1]"));
+	assert_int_equal(s.rc[2], ZT_OK);
+	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM accounts"), 2);
+}
+
 /*
  * A line that collides with a row made before the import fails only when
  * its batch is written, so the batch runs again line by line: the others
@@ -1651,8 +1681,7 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
  * line, as with one create after another.
  */
 static void
-test_identity_import__clash_with_existing_row_runs_line_by_line(
-    void **state)
+test_identity_import__existing_clash_retries_by_line(void **state)
 {
 	struct fx *f = *state;
 	char sys[ID_SIZE], old[ID_SIZE];
@@ -1867,7 +1896,8 @@ main(void)
 		T(test_identity_unit__move_subtree_of_2000),
 		T(test_identity_scope__subtree),
 		T(test_identity_import__broken_lines_roll_back_alone),
-		T(test_identity_import__clash_with_existing_row_runs_line_by_line),
+		T(test_identity_import__existing_clash_retries_by_line),
+		T(test_identity_import__line_that_loses_a_login_keeps_no_name),
 		T(test_identity_audit__chain_intact),
 	};
 
