@@ -119,15 +119,16 @@ identity_list(zt_req *req)
 }
 
 /*
- * PATCH changes one aspect per request (attributes, state or unit), each
- * an audited transition of its own with its own audit action.
+ * PATCH changes any of attributes, unit and state in one transaction;
+ * each is audited as its own transition (identity.update, identity.move,
+ * identity.state).
  */
 static void
 identity_patch(zt_req *req)
 {
-	const char *state = NULL, *unit = NULL;
-	bool has_state, has_unit, has_attrs;
-	json_t *body, *attrs = NULL, *unit_v = NULL, *doc = NULL;
+	zt_identity_patch p = { 0 };
+	bool has_state, has_attrs;
+	json_t *body, *unit_v = NULL, *doc = NULL;
 	const char *tenant = zt_req_param(req, "tenant");
 	const char *id = zt_req_param(req, "id");
 	int64_t version;
@@ -138,32 +139,26 @@ identity_patch(zt_req *req)
 	if (!api_if_match(req, &version))
 		return;
 	body = api_body(req, (zt_json_field[]){
-	    { "state", ZT_J_STRING, false, &state, &has_state },
-	    { "unit_id", ZT_J_ANY, false, &unit_v, &has_unit },
-	    { "attributes", ZT_J_OBJECT, false, &attrs, &has_attrs },
+	    { "state", ZT_J_STRING, false, &p.state, &has_state },
+	    { "unit_id", ZT_J_ANY, false, &unit_v, &p.set_unit },
+	    { "attributes", ZT_J_OBJECT, false, &p.attributes, &has_attrs },
 	}, 3);
 	if (body == NULL)
 		return;
-	if (has_state + has_unit + has_attrs != 1) {
+	if (!has_state && !p.set_unit && !has_attrs) {
 		zt_reply_problem(req, 400, "invalid_request", "a PATCH changes "
-		    "exactly one of \"state\", \"unit_id\" or \"attributes\"");
+		    "at least one of \"state\", \"unit_id\" or "
+		    "\"attributes\"");
 		goto out;
 	}
-	if (has_unit && !json_is_string(unit_v) && !json_is_null(unit_v)) {
+	if (p.set_unit && !json_is_string(unit_v) && !json_is_null(unit_v)) {
 		zt_reply_problem(req, 400, "invalid_request", "field "
 		    "\"unit_id\" must be a string or null");
 		goto out;
 	}
-	unit = json_string_value(unit_v);
+	p.unit = json_string_value(unit_v);
 	api_idctx(req, &cx, &actor);
-	if (has_state)
-		err = zt_identity_set_state(&doc, &cx, tenant, id, state,
-		    version);
-	else if (has_unit)
-		err = zt_identity_move(&doc, &cx, tenant, id, unit, version);
-	else
-		err = zt_identity_set_attributes(&doc, &cx, tenant, id, attrs,
-		    version);
+	err = zt_identity_update(&doc, &cx, tenant, id, &p, version);
 	api_reply_result(req, err, 200, doc);
 out:
 	json_decref(body);

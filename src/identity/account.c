@@ -5,7 +5,7 @@
  * A login name is unique within its (tenant, account system) without
  * regard to case: the row keeps the name as given and a folded key under
  * a unique index.  Folding is ASCII only; other characters compare byte
- * for byte (XXX: Unicode case folding would need a normalisation table).
+ * for byte (docs/architecture.md, "Known shortcomings").
  * An account is in a caller's scope when its identity is.
  */
 #include <stdio.h>

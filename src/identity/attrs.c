@@ -10,8 +10,9 @@
  *
  * Besides the JSON kept on the identity row, each scalar value and each
  * member of a set is written to identity_attrs as (key, JSON text of the
- * value), indexed by (tenant, key, value), which answers "identities with
- * department = \"sales\"" from the index.
+ * value) with the identity's name, indexed by (tenant, key, value, name),
+ * which answers "identities with department = \"sales\"", a page at a
+ * time in name order, from the index.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -233,28 +234,37 @@ attrs_value_key(char **out, json_t *v, const char *field,
 	return ZT_OK;
 }
 
+/* The identity a row belongs to: tenant, id and name. */
+struct attr_owner {
+	const char *tenant, *id, *name;
+};
+
 static int
-attr_row(zt_stmt *st, const char *tenant, const char *id, const char *key,
-    json_t *v)
+attr_row(zt_stmt *st, const struct attr_owner *o, const char *key, json_t *v)
 {
 	char *text;
 	int err;
 
 	if ((text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT)) == NULL)
 		return zt_error_set(ZT_ENOMEM, "out of memory");
-	zt_stmt_bind_text(st, 1, tenant);
-	zt_stmt_bind_text(st, 2, id);
-	zt_stmt_bind_text(st, 3, key);
-	zt_stmt_bind_text(st, 4, text);
+	zt_stmt_bind_text(st, 1, o->tenant);
+	zt_stmt_bind_text(st, 2, o->id);
+	zt_stmt_bind_text(st, 3, o->name);
+	zt_stmt_bind_text(st, 4, key);
+	zt_stmt_bind_text(st, 5, text);
 	err = run(st);
 	free(text);
 	return err;
 }
 
-/* Writes the index rows of normalised `attrs` for one identity. */
+/* Writes the index rows of normalised `attrs` for one identity.  A row
+ * carries the identity's name (names never change), so that a list
+ * filtered by an attribute reads its page in name order from the index. */
 int
-attrs_write(zt_db *db, const char *tenant, const char *id, json_t *attrs)
+attrs_write(zt_db *db, const char *tenant, const char *id, const char *name,
+    json_t *attrs)
 {
+	struct attr_owner o = { tenant, id, name };
 	const char *key;
 	json_t *v, *m;
 	zt_stmt *st;
@@ -262,17 +272,17 @@ attrs_write(zt_db *db, const char *tenant, const char *id, json_t *attrs)
 	int err;
 
 	if ((err = zt_db_prepare(&st, db, "INSERT INTO identity_attrs"
-	    " (tenant, identity_id, key, value_text)"
-	    " VALUES ($1, $2, $3, $4)")) < 0)
+	    " (tenant, identity_id, name, key, value_text)"
+	    " VALUES ($1, $2, $3, $4, $5)")) < 0)
 		return err;
 	json_object_foreach(attrs, key, v) {
 		if (!json_is_array(v)) {
-			if ((err = attr_row(st, tenant, id, key, v)) < 0)
+			if ((err = attr_row(st, &o, key, v)) < 0)
 				return err;
 			continue;
 		}
 		json_array_foreach(v, i, m)
-			if ((err = attr_row(st, tenant, id, key, m)) < 0)
+			if ((err = attr_row(st, &o, key, m)) < 0)
 				return err;
 	}
 	return ZT_OK;

@@ -205,7 +205,7 @@ identity_insert(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 	    .unit = spec->unit, .version = 1, .created = zt_now_ms() };
 	r.updated = r.created;
 	if ((err = ident_row_insert(cx->db, &r, text)) < 0 ||
-	    (err = attrs_write(cx->db, sc->tenant, id, attrs)) < 0)
+	    (err = attrs_write(cx->db, sc->tenant, id, spec->name, attrs)) < 0)
 		goto out;
 	r.attrs = attrs;
 	attrs = NULL;
@@ -386,7 +386,8 @@ ident_apply(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 		return err;
 	if (c->attrs != NULL &&
 	    ((err = attrs_clear(cx->db, sc->tenant, id)) < 0 ||
-	    (err = attrs_write(cx->db, sc->tenant, id, c->attrs)) < 0))
+	    (err = attrs_write(cx->db, sc->tenant, id, json_string_value(
+	    json_object_get(before, "name")), c->attrs)) < 0))
 		return err;
 	if ((err = identity_fetch(out, cx, sc, id)) < 0)
 		return err;
@@ -396,39 +397,59 @@ ident_apply(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 
 /*
  * The frame of every identity change: transaction, scope, read, version
- * check, then `prep` decides the change from the current document (it may
- * set *skip when there is nothing to do), then apply and audit.
+ * check, then for each step `prep` decides the change from the current
+ * document (it may set *skip when there is nothing to do), and the change
+ * is applied and audited; the next step starts from its result.  All
+ * steps commit together or not at all.
  */
 typedef int (*ident_prep_fn)(struct ident_change *c, bool *skip,
     const zt_id_ctx *cx, const struct scope *sc, json_t *before,
     const void *arg);
 
+struct ident_step {
+	ident_prep_fn prep;
+	const void *arg;
+};
+
 static int
-ident_change(json_t **out, const zt_id_ctx *cx, const char *tenant,
-    const char *id, int64_t version, ident_prep_fn prep, const void *arg)
+ident_step(json_t **doc, const zt_id_ctx *cx, const struct scope *sc,
+    const char *id, const struct ident_step *step)
 {
 	struct ident_change c = { 0 };
-	json_t *before = NULL, *doc = NULL;
-	struct scope sc;
+	json_t *after = NULL;
 	bool skip = false;
+	int err;
+
+	if ((err = step->prep(&c, &skip, cx, sc, *doc, step->arg)) == ZT_OK &&
+	    !skip && (err = ident_apply(&after, cx, sc, id, *doc, &c)) == ZT_OK) {
+		json_decref(*doc);
+		*doc = after;
+	}
+	json_decref(c.attrs);
+	return err;
+}
+
+static int
+ident_change(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *id, int64_t version, const struct ident_step *steps,
+    size_t nsteps)
+{
+	json_t *doc = NULL;
+	struct scope sc;
+	size_t i;
 	int err;
 
 	*out = NULL;
 	if ((err = tx_begin(cx)) < 0)
 		return err;
 	if ((err = scope_enter(&sc, cx, tenant)) < 0 ||
-	    (err = identity_fetch(&before, cx, &sc, id)) < 0 ||
+	    (err = identity_fetch(&doc, cx, &sc, id)) < 0 ||
 	    (err = check_version("identity", json_integer_value(
-	    json_object_get(before, "version")), version)) < 0 ||
-	    (err = prep(&c, &skip, cx, &sc, before, arg)) < 0)
+	    json_object_get(doc, "version")), version)) < 0)
 		goto out;
-	if (skip)
-		doc = json_incref(before);
-	else
-		err = ident_apply(&doc, cx, &sc, id, before, &c);
+	for (i = 0; i < nsteps && err == ZT_OK; i++)
+		err = ident_step(&doc, cx, &sc, id, &steps[i]);
 out:
-	json_decref(c.attrs);
-	json_decref(before);
 	if ((err = tx_end(cx, err)) < 0) {
 		json_decref(doc);
 		return err;
@@ -464,7 +485,8 @@ int
 zt_identity_set_state(json_t **out, const zt_id_ctx *cx,
     const char *tenant, const char *id, const char *state, int64_t version)
 {
-	return ident_change(out, cx, tenant, id, version, prep_state, state);
+	return ident_change(out, cx, tenant, id, version,
+	    &(struct ident_step){ prep_state, state }, 1);
 }
 
 static int
@@ -494,7 +516,8 @@ int
 zt_identity_move(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *id, const char *unit, int64_t version)
 {
-	return ident_change(out, cx, tenant, id, version, prep_move, unit);
+	return ident_change(out, cx, tenant, id, version,
+	    &(struct ident_step){ prep_move, unit }, 1);
 }
 
 /* Holds the attribute text while the change runs. */
@@ -530,7 +553,31 @@ zt_identity_set_attributes(json_t **out, const zt_id_ctx *cx,
 	struct attrs_arg a = { attributes, NULL };
 	int err;
 
-	err = ident_change(out, cx, tenant, id, version, prep_attrs, &a);
+	err = ident_change(out, cx, tenant, id, version,
+	    &(struct ident_step){ prep_attrs, &a }, 1);
+	free(a.text);
+	return err;
+}
+
+/* The steps run in a fixed order: attributes, unit, state, so that an
+ * identity suspended or deprovisioned by the request is already where
+ * the request put it. */
+int
+zt_identity_update(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *id, const zt_identity_patch *p, int64_t version)
+{
+	struct attrs_arg a = { p->attributes, NULL };
+	struct ident_step steps[3];
+	size_t n = 0;
+	int err;
+
+	if (p->attributes != NULL)
+		steps[n++] = (struct ident_step){ prep_attrs, &a };
+	if (p->set_unit)
+		steps[n++] = (struct ident_step){ prep_move, p->unit };
+	if (p->state != NULL)
+		steps[n++] = (struct ident_step){ prep_state, p->state };
+	err = ident_change(out, cx, tenant, id, version, steps, n);
 	free(a.text);
 	return err;
 }
@@ -643,8 +690,37 @@ struct page_pos {
 	int64_t created;
 };
 
+/*
+ * Which rows a list walks.  A list in name order with an attribute filter
+ * walks the holders of the first filter's value in the index of
+ * identity_attrs, which keeps each identity's name, so a page costs its
+ * own rows whatever the tenant's size, and a value no one holds costs one
+ * probe.  (CROSS JOIN tells SQLite to keep that table outermost; to
+ * PostgreSQL it is an inner join like any other.)  Every other list walks
+ * the identities in the order asked.
+ */
+struct walk {
+	const char *name, *id;		/* the sort columns */
+	bool by_attr;
+};
+
+static void
+list_from(struct qb *q, struct walk *w, const zt_identity_query *qr)
+{
+	w->by_attr = qr->nattrs > 0 && qr->sort == ZT_SORT_NAME;
+	w->name = w->by_attr ? "a.name" : "i.name";
+	w->id = w->by_attr ? "a.identity_id" : "i.id";
+	zt_buf_adds(&q->sql, "SELECT " IDENT_COLS);
+	if (w->by_attr)
+		zt_buf_adds(&q->sql, " FROM identity_attrs a CROSS JOIN"
+		    " identities i LEFT JOIN org_units u"
+		    " ON u.tenant = i.tenant AND u.id = i.unit_id");
+	else
+		zt_buf_adds(&q->sql, IDENT_FROM);
+}
+
 static int
-list_filters(struct qb *q, const struct scope *sc,
+list_filters(struct qb *q, const struct walk *w, const struct scope *sc,
     const zt_identity_query *qr, struct page_pos *pp)
 {
 	size_t i;
@@ -661,8 +737,8 @@ list_filters(struct qb *q, const struct scope *sc,
 		    qr->name_prefix);
 		a = qp_text(q, qr->name_prefix);
 		b = qp_text(q, pp->prefix_hi);
-		zt_buf_addf(&q->sql, " AND i.name >= $%d AND i.name < $%d",
-		    a, b);
+		zt_buf_addf(&q->sql, " AND %s >= $%d AND %s < $%d",
+		    w->name, a, w->name, b);
 	}
 	for (i = 0; i < qr->nattrs; i++) {
 		if ((err = attrs_value_key(&q->owned[i], qr->attrs[i].value,
@@ -670,9 +746,14 @@ list_filters(struct qb *q, const struct scope *sc,
 			return err;
 		a = qp_text(q, qr->attrs[i].key);
 		b = qp_text(q, q->owned[i]);
-		zt_buf_addf(&q->sql, " AND i.id IN (SELECT identity_id"
-		    " FROM identity_attrs WHERE tenant = $1"
-		    " AND key = $%d AND value_text = $%d)", a, b);
+		if (i == 0 && w->by_attr)
+			zt_buf_addf(&q->sql, " AND a.tenant = $1"
+			    " AND a.key = $%d AND a.value_text = $%d"
+			    " AND i.id = a.identity_id", a, b);
+		else
+			zt_buf_addf(&q->sql, " AND i.id IN (SELECT identity_id"
+			    " FROM identity_attrs WHERE tenant = $1"
+			    " AND key = $%d AND value_text = $%d)", a, b);
 	}
 	if (sc->subtree) {
 		a = qp_text(q, sc->lo);
@@ -713,7 +794,8 @@ list_check(const zt_identity_query *q)
 }
 
 static int
-list_cursor(struct qb *q, const zt_identity_query *qr, struct page_pos *pp)
+list_cursor(struct qb *q, const struct walk *w, const zt_identity_query *qr,
+    struct page_pos *pp)
 {
 	char tag = qr->sort == ZT_SORT_NAME ? 'n' : 'c';
 	int a, b, err;
@@ -726,7 +808,8 @@ list_cursor(struct qb *q, const zt_identity_query *qr, struct page_pos *pp)
 	if (qr->sort == ZT_SORT_NAME) {
 		a = qp_text(q, pp->key);
 		b = qp_text(q, pp->id);
-		zt_buf_addf(&q->sql, " AND (i.name, i.id) > ($%d, $%d)", a, b);
+		zt_buf_addf(&q->sql, " AND (%s, %s) > ($%d, $%d)",
+		    w->name, w->id, a, b);
 		return ZT_OK;
 	}
 	if (zt_parse_i64(pp->key, 0, INT64_MAX, &pp->created) < 0)
@@ -797,6 +880,7 @@ zt_identity_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	char tag = qr->sort == ZT_SORT_NAME ? 'n' : 'c';
 	struct page_pos pp;
 	struct scope sc;
+	struct walk w;
 	int limit, err;
 	size_t i;
 
@@ -806,13 +890,17 @@ zt_identity_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	    (err = page_limit(&limit, qr->limit)) < 0 ||
 	    (err = scope_enter(&sc, cx, tenant)) < 0)
 		return err;
-	zt_buf_adds(&q.sql, "SELECT " IDENT_COLS IDENT_FROM);
-	if ((err = list_filters(&q, &sc, qr, &pp)) < 0 ||
-	    (err = list_cursor(&q, qr, &pp)) < 0)
+	list_from(&q, &w, qr);
+	if ((err = list_filters(&q, &w, &sc, qr, &pp)) < 0 ||
+	    (err = list_cursor(&q, &w, qr, &pp)) < 0)
 		goto out;
-	if ((err = zt_buf_addf(&q.sql, " ORDER BY %s LIMIT $%d",
-	    tag == 'n' ? "i.name, i.id" : "i.created_at, i.id",
-	    qp_int(&q, limit + 1))) < 0)
+	if (tag == 'n')
+		err = zt_buf_addf(&q.sql, " ORDER BY %s, %s LIMIT $%d",
+		    w.name, w.id, qp_int(&q, limit + 1));
+	else
+		err = zt_buf_addf(&q.sql, " ORDER BY i.created_at, i.id"
+		    " LIMIT $%d", qp_int(&q, limit + 1));
+	if (err < 0)
 		goto out;
 	err = list_run(out, cx, &q, limit, tag);
 out:

@@ -186,6 +186,21 @@ int zt_identity_set_attributes(json_t **out, const zt_id_ctx *cx,
 /* staged -> active, active <-> suspended, any -> deprovisioned (final). */
 int zt_identity_set_state(json_t **out, const zt_id_ctx *cx,
     const char *tenant, const char *id, const char *state, int64_t version);
+/*
+ * Several of the changes above in one transaction: each one present is
+ * made and audited as its own call would (its own action and version
+ * step), and all commit together or none does.  `version` is the one the
+ * caller read; the result carries the last.
+ */
+typedef struct zt_identity_patch {
+	json_t *attributes;		/* NULL: unchanged */
+	bool set_unit;			/* false: unit unchanged */
+	const char *unit;		/* with set_unit; NULL: no unit */
+	const char *state;		/* NULL: unchanged */
+} zt_identity_patch;
+
+int zt_identity_update(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *id, const zt_identity_patch *p, int64_t version);
 /* Deletes the identity with its accounts, attributes and group
  * memberships; the audit record keeps what was removed. */
 int zt_identity_delete(const zt_id_ctx *cx, const char *tenant,

@@ -81,7 +81,8 @@ int cursor_decode(const char *cur, char tag, char *a, size_t alen, char *b,
 int attrs_normalize(json_t **out, json_t *in);
 int attrs_value_key(char **out, json_t *v, const char *field,
     const char *key);
-int attrs_write(zt_db *db, const char *tenant, const char *id, json_t *attrs);
+int attrs_write(zt_db *db, const char *tenant, const char *id,
+    const char *name, json_t *attrs);
 int attrs_clear(zt_db *db, const char *tenant, const char *id);
 
 /* ident.c */

@@ -172,6 +172,7 @@ arena_free(struct arena *a)
 /* One row of identity_attrs: a scalar, or one member of a set. */
 struct attr_row {
 	const char *identity;
+	const char *name;		/* the identity's */
 	const char *key;
 	const char *value;		/* JSON text */
 };
@@ -361,6 +362,7 @@ read_attrs(struct line *ln, struct arena *a, json_t *attrs)
 		    i++) {
 			m = json_is_array(v) ? json_array_get(v, i) : v;
 			ln->attrs[ln->nattrs].identity = ln->id;
+			ln->attrs[ln->nattrs].name = ln->name;
 			ln->attrs[ln->nattrs].key = k;
 			if ((ln->attrs[ln->nattrs++].value = arena_dump(a, m,
 			    JSON_ENCODE_ANY | JSON_COMPACT)) == NULL)
@@ -829,8 +831,8 @@ static const struct table tables[T_COUNT] = {
 	" version, created_at, updated_at) VALUES ",
 	"($1, ?, ?, ?, ?, ?, ?, 1, $2, $2)", 6, true },
 	[T_ATTRS] = {
-	"identity_attrs (tenant, identity_id, key, value_text) VALUES ",
-	"($1, ?, ?, ?)", 3, false },
+	"identity_attrs (tenant, identity_id, name, key, value_text) VALUES ",
+	"($1, ?, ?, ?, ?)", 4, false },
 	[T_ACCOUNTS] = {
 	"accounts (tenant, id, identity_id, system_id, login_name, login_key,"
 	" state, version, created_at, updated_at) VALUES ",
@@ -932,8 +934,9 @@ bind_attr(zt_stmt *st, int p, const void *rows, size_t i)
 	const struct attr_row *r = ((const struct attr_row *const *)rows)[i];
 
 	zt_stmt_bind_text(st, p, r->identity);
-	zt_stmt_bind_text(st, p + 1, r->key);
-	zt_stmt_bind_text(st, p + 2, r->value);
+	zt_stmt_bind_text(st, p + 1, r->name);
+	zt_stmt_bind_text(st, p + 2, r->key);
+	zt_stmt_bind_text(st, p + 3, r->value);
 }
 
 static void

@@ -81,13 +81,14 @@
 	"CREATE TABLE identity_attrs ("					\
 	" tenant " KT " NOT NULL,"					\
 	" identity_id " KT " NOT NULL,"					\
+	" name " KT " NOT NULL,"					\
 	" key " KT " NOT NULL,"						\
 	" value_text " KT " NOT NULL,"					\
 	" PRIMARY KEY (tenant, identity_id, key, value_text),"		\
 	" FOREIGN KEY (tenant, identity_id)"				\
 	"  REFERENCES identities (tenant, id))" WR ";"			\
 	"CREATE INDEX identity_attrs_value"				\
-	" ON identity_attrs (tenant, key, value_text, identity_id);"	\
+	" ON identity_attrs (tenant, key, value_text, name, identity_id);" \
 	"CREATE TABLE accounts ("					\
 	" tenant " KT " NOT NULL,"					\
 	" id " KT " NOT NULL,"						\

@@ -851,16 +851,34 @@ class LifecycleTest(IdentityCase):
                 r = t.patch("identities", p["id"], body={"state": state})
                 self.assertRefused(r, 400, "invalid_request")
 
-    def test_patch_changes_exactly_one_of_state_unit_or_attributes(self):
+    def test_patch_without_a_change_is_400(self):
         t = self.tenant()
         p = t.person("alice")
         with self.assertNothingWritten(t.url("identities")):
-            for body in ({}, {"state": "active", "attributes": {}},
-                         {"state": "active", "unit_id": None},
-                         {"unit_id": None, "attributes": {"a": 1}}):
-                with self.subTest(body=body):
-                    r = t.patch("identities", p["id"], body=body)
-                    self.assertRefused(r, 400, "invalid_request")
+            r = t.patch("identities", p["id"], body={})
+            self.assertRefused(r, 400, "invalid_request")
+
+    def test_patch_of_several_changes_applies_all_or_none(self):
+        t = self.tenant()
+        u = t.unit("Sales")
+        p = t.person("alice")
+        body = {"attributes": {"dept": "sales"}, "unit_id": u["id"],
+                "state": "suspended"}
+        with self.assertNothingWritten(t.url("identities"),
+                                       t.url("identities", p["id"])):
+            r = t.patch("identities", p["id"], body=body)
+            self.assertRefused(r, 409, "conflict")
+        since = self.audit_count()
+        body["state"] = "active"
+        r = t.patch("identities", p["id"], body=body)
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        self.assertEqual((doc["state"], doc["unit_id"], doc["attributes"]),
+                         ("active", u["id"], {"dept": "sales"}))
+        self.assertEqual(r.header("ETag"), "\"%d\"" % doc["version"])
+        self.assertEqual([a["action"] for a in self.new_audit(since)],
+                         ["identity.update", "identity.move",
+                          "identity.state"])
 
     def test_each_kind_of_change_has_its_own_audit_action(self):
         t = self.tenant()

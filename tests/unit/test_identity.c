@@ -678,6 +678,63 @@ test_identity_attrs__rejected_writes_nothing(void **state)
 	    1);
 }
 
+/* One update changes attributes, unit and state together, or nothing. */
+static void
+test_identity_ident__update_several_at_once(void **state)
+{
+	struct fx *f = *state;
+	char id[ID_SIZE], unit[ID_SIZE];
+	zt_identity_patch p = { 0 };
+	json_t *doc, *attrs;
+	int64_t a;
+
+	mk_tenant(f, "acme");
+	mk_unit(f, unit, "acme", NULL, "Acme");
+	mk_ident(f, id, "acme", "person", "erin", NULL);
+	a = audits(f->db);
+
+	/* The last step fails (staged cannot be suspended): the attributes
+	 * and the move of the steps before it are rolled back too. */
+	attrs = json_pack("{s:s}", "dept", "ops");
+	p = (zt_identity_patch){ .attributes = attrs, .set_unit = true,
+	    .unit = unit, .state = "suspended" };
+	assert_err(zt_identity_update(&doc, &f->cx, "acme", id, &p, 1),
+	    ZT_ECONFLICT, "from staged to suspended");
+	assert_int_equal(audits(f->db), a);
+	assert_int_equal(count(f->db, "SELECT COUNT(*) FROM identity_attrs"),
+	    0);
+	assert_ok(zt_identity_get(&doc, &f->cx, "acme", id));
+	assert_int_equal(ver(doc), 1);
+	assert_true(json_is_null(json_object_get(doc, "unit_id")));
+	json_decref(doc);
+
+	/* A stale version changes nothing either. */
+	p.state = "active";
+	assert_err(zt_identity_update(&doc, &f->cx, "acme", id, &p, 2),
+	    ZT_ESTALE, "version 1, not 2");
+	assert_int_equal(audits(f->db), a);
+
+	/* All three, one audit record each, one version step each. */
+	assert_ok(zt_identity_update(&doc, &f->cx, "acme", id, &p, 1));
+	assert_string_equal(str(doc, "state"), "active");
+	assert_string_equal(str(doc, "unit_id"), unit);
+	assert_string_equal(str(json_object_get(doc, "attributes"), "dept"),
+	    "ops");
+	assert_int_equal(ver(doc), 4);
+	json_decref(doc);
+	assert_int_equal(audits(f->db), a + 3);
+	json_decref(attrs);
+
+	/* What is already so is skipped; back to no unit. */
+	p = (zt_identity_patch){ .set_unit = true, .unit = NULL,
+	    .state = "active" };
+	assert_ok(zt_identity_update(&doc, &f->cx, "acme", id, &p, 4));
+	assert_int_equal(ver(doc), 5);
+	assert_true(json_is_null(json_object_get(doc, "unit_id")));
+	json_decref(doc);
+	assert_int_equal(audits(f->db), a + 4);
+}
+
 /* Counts the items of every page of a list, starting over `q`. */
 static size_t
 list_all(struct fx *f, zt_identity_query q)
@@ -745,7 +802,28 @@ test_identity_ident__list_filters(void **state)
 	assert_int_equal(list_all(f, q), 3);	/* 0, 12, 24 */
 	json_decref(q.attrs[0].value);
 	json_decref(q.attrs[1].value);
+	/* With the other filters; the first attribute filter drives the
+	 * walk in name order, the rest test each row it finds. */
 	q.nattrs = 1;
+	q.attrs[0].value = json_string("sales");
+	q.name_prefix = "web-1";
+	assert_int_equal(list_all(f, q), 2);	/* 12 18 */
+	q.name_prefix = NULL;
+	q.kind = "device";
+	assert_int_equal(list_all(f, q), 5);	/* 3 9 15 21 27 */
+	q.kind = NULL;
+	q.state = "active";
+	assert_int_equal(list_all(f, q), 4);	/* 0 3 6 9 */
+	q.state = NULL;
+	q.limit = 3;
+	assert_ok(zt_identity_list(&page, &f->cx, "acme", &q));
+	assert_string_equal(str(json_array_get(json_object_get(page,
+	    "items"), 0), "name"), "dev-03");
+	assert_string_equal(str(json_array_get(json_object_get(page,
+	    "items"), 2), "name"), "dev-15");
+	json_decref(page);
+	q.limit = 7;
+	json_decref(q.attrs[0].value);
 	q.attrs[0].key = "tags";		/* set membership */
 	q.attrs[0].value = json_string("vip");
 	assert_int_equal(list_all(f, q), 5);
@@ -1569,6 +1647,7 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	zt_import_stats st;
 	struct seen s = { 0 };
 	zt_buf nd = ZT_BUF_INIT(1 << 16);
+	zt_identity_query q = { 0 };
 	json_t *doc;
 	int64_t a0, i0, c0;
 
@@ -1637,6 +1716,17 @@ test_identity_import__broken_lines_roll_back_alone(void **state)
 	    "no identity");
 	assert_ok(zt_identity_get_by_login(&doc, &f->cx, "acme", sys, "ann"));
 	assert_string_equal(str(doc, "id"), s.text[0]);
+	json_decref(doc);
+
+	/* Imported attributes are found by the filtered list. */
+	q.nattrs = 1;
+	q.attrs[0].key = "tags";
+	q.attrs[0].value = json_string("x");
+	assert_ok(zt_identity_list(&doc, &f->cx, "acme", &q));
+	json_decref(q.attrs[0].value);
+	assert_int_equal(json_array_size(json_object_get(doc, "items")), 1);
+	assert_string_equal(str(json_array_get(json_object_get(doc, "items"),
+	    0), "name"), "cal");
 	json_decref(doc);
 
 	/* An unknown tenant: nothing runs. */
@@ -1882,6 +1972,7 @@ main(void)
 		T(test_identity_ident__create_and_spiffe),
 		T(test_identity_ident__bad_input_writes_nothing),
 		T(test_identity_ident__lifecycle),
+		T(test_identity_ident__update_several_at_once),
 		T(test_identity_attrs__normalised_and_indexed),
 		T(test_identity_attrs__rejected_writes_nothing),
 		T(test_identity_ident__list_filters),
