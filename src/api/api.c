@@ -12,11 +12,13 @@
 #include "api/api_int.h"
 #include "audit/audit.h"
 #include "base/base.h"
+#include "oidc/oidc.h"
 
 const zt_migration_set *const zt_api_migrations[] = {
 	&zt_audit_migrations,
 	&zt_authn_migrations,
 	&zt_identity_migrations,
+	&zt_oidc_migrations,
 };
 const size_t zt_api_nmigrations = ZT_ARRAY_LEN(zt_api_migrations);
 
@@ -336,7 +338,8 @@ zt_api_routes(zt_http *srv)
 	    (err = api_audit_routes(srv)) < 0 ||
 	    (err = api_tenant_routes(srv)) < 0 ||
 	    (err = api_identity_routes(srv)) < 0 ||
-	    (err = api_group_routes(srv)) < 0)
+	    (err = api_group_routes(srv)) < 0 ||
+	    (err = api_client_routes(srv)) < 0)
 		return err;
 	return ZT_OK;
 }

@@ -82,5 +82,6 @@ int api_group_routes(zt_http *srv);
 int api_tenant_routes(zt_http *srv);
 int api_token_routes(zt_http *srv);
 int api_audit_routes(zt_http *srv);
+int api_client_routes(zt_http *srv);
 
 #endif

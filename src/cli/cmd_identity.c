@@ -1,6 +1,6 @@
 /*
- * `ztiam tenant|acctsys|identity|account|group|org <verb>`: the identity
- * space through the REST API.  Each command is a row of one table: the
+ * `ztiam tenant|acctsys|identity|account|group|org|client <verb>`: the
+ * identity space and the OAuth clients through the REST API.  Each command is a row of one table: the
  * HTTP method, the path with {tenant} and positional slots, and the
  * options that become body fields or query parameters.  The tenant comes
  * from --tenant or ZTIAM_TENANT.
@@ -21,6 +21,7 @@ enum arg_kind {
 	A_FALSE,	/* --opt -> "field": false */
 	A_NULL,		/* --opt -> "field": null */
 	A_ATTRS,	/* --attr k=v, repeatable -> "attributes": {...} */
+	A_LIST,		/* --opt X, repeatable -> "field": ["X", ...] */
 	A_QUERY,	/* --opt VALUE -> ?field=VALUE */
 	A_QATTRS,	/* --attr k=v, repeatable -> ?attr.k=v */
 };
@@ -151,6 +152,25 @@ static const struct cli_cmd cmds[] = {
 	  { { "parent", "parent_id", A_STR, false },
 	    { "top", "parent_id", A_NULL, false } }, NULL },
 	{ "org", "delete", "DELETE", T "/units/{1}", 1, "ID", { { 0 } }, NULL },
+
+	{ "client", "create", "POST", T "/clients", 0, "",
+	  { { "system", "account_system", A_STR, true },
+	    { "name", "client_name", A_STR, false },
+	    { "redirect-uri", "redirect_uris", A_LIST, false },
+	    { "grant", "grant_types", A_LIST, false },
+	    { "auth-method", "token_endpoint_auth_method", A_STR, false },
+	    { "scope", "scope", A_STR, false },
+	    { "dpop", "dpop_bound_access_tokens", A_FLAG, false } },
+	  "client_id client_secret account_system token_endpoint_auth_method" },
+	{ "client", "list", "GET", T "/clients", 0, "", { { 0 } },
+	  "client_id account_system client_name token_endpoint_auth_method" },
+	{ "client", "get", "GET", T "/clients/{1}", 1, "CLIENT_ID", { { 0 } },
+	  "client_id account_system client_name token_endpoint_auth_method "
+	  "version" },
+	{ "client", "rotate-secret", "POST", T "/clients/{1}/secret", 1,
+	  "CLIENT_ID", { { 0 } }, "client_id client_secret version" },
+	{ "client", "delete", "DELETE", T "/clients/{1}", 1, "CLIENT_ID",
+	  { { 0 } }, NULL },
 };
 
 #undef T
@@ -173,9 +193,10 @@ usage(const char *noun)
 			bool bare = a->kind == A_FLAG || a->kind == A_FALSE ||
 			    a->kind == A_NULL;
 
-			fprintf(stderr, " %s--%s%s%s", a->required ? "" : "[",
+			fprintf(stderr, " %s--%s%s%s%s", a->required ? "" : "[",
 			    a->opt, bare ? "" : a->kind == A_ATTRS ||
 			    a->kind == A_QATTRS ? " K=V" : " X",
+			    a->kind == A_LIST ? " ..." : "",
 			    a->required ? "" : "]");
 		}
 		fputc('\n', stderr);
@@ -260,6 +281,15 @@ collect_args(const struct cli_cmd *c, int *argc, char **argv, json_t *body,
 			if (seen && a->kind == A_ATTRS)
 				json_object_set(body, a->field, attrs);
 			json_decref(attrs);
+		} else if (a->kind == A_LIST) {
+			val = json_array();
+			while ((v = zt_cli_take_opt(argc, argv, a->opt))) {
+				seen = true;
+				json_array_append_new(val, json_string(v));
+			}
+			if (seen)
+				json_object_set(body, a->field, val);
+			json_decref(val);
 		} else if ((v = zt_cli_take_opt(argc, argv, a->opt))) {
 			seen = true;
 			if (a->kind == A_QUERY)

@@ -568,10 +568,17 @@ acctsys_delete_tx(const zt_id_ctx *cx, const char *tenant, const char *id,
 	    json_object_get(before, "version")), version)) < 0 ||
 	    (err = refuse_if_used(cx->db, "SELECT 1 FROM accounts WHERE"
 	    " tenant = $1 AND system_id = $2 LIMIT 1", tenant, id,
-	    "account system still holds accounts")) < 0 ||
-	    (err = exec2(cx->db, "DELETE FROM account_systems WHERE"
-	    " tenant = $1 AND id = $2", tenant, id)) < 0)
+	    "account system still holds accounts")) < 0)
 		goto out;
+	/* Rows of other modules (OAuth clients) refer to it by foreign
+	 * key, which the store reports as a conflict. */
+	if ((err = exec2(cx->db, "DELETE FROM account_systems WHERE"
+	    " tenant = $1 AND id = $2", tenant, id)) < 0) {
+		if (err == ZT_ECONFLICT)
+			err = zt_error_set(err, "account system is still in "
+			    "use by OAuth clients");
+		goto out;
+	}
 	err = id_audit(cx, "acctsys.delete", tenant, "acctsys", id, before,
 	    NULL);
 out:

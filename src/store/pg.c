@@ -130,6 +130,8 @@ map_state(const char *state)
 		return ZT_ERR;
 	if (strcmp(state, "23505") == 0)
 		return ZT_EEXISTS;
+	if (strcmp(state, "23503") == 0)
+		return ZT_ECONFLICT;	/* a foreign key */
 	for (i = 0; i < ZT_ARRAY_LEN(busy); i++) {
 		if (strcmp(state, busy[i]) == 0)
 			return ZT_EBUSY;

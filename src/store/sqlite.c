@@ -82,6 +82,8 @@ map_code(int rc)
 	case SQLITE_CONSTRAINT_UNIQUE:
 	case SQLITE_CONSTRAINT_PRIMARYKEY:
 		return ZT_EEXISTS;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return ZT_ECONFLICT;
 	}
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:

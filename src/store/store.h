@@ -76,7 +76,8 @@ int zt_stmt_bind_null(zt_stmt *st, int idx);
 
 /* Runs the statement on the first call and moves to the next row on each
  * call after: ZT_ROW, ZT_DONE, or an error (ZT_EEXISTS on a unique
- * violation, ZT_EBUSY on lock timeout, ZT_ERR otherwise). */
+ * violation, ZT_ECONFLICT on a foreign key one, ZT_EBUSY on lock timeout,
+ * ZT_ERR otherwise). */
 int zt_stmt_step(zt_stmt *st);
 
 /* Column values of the current row; columns are 0-based.  Pointers stay
