@@ -33,6 +33,51 @@ static const zt_migration authn_steps[] = {
 	  NULL },
 	{ 2, "token unit scope",
 	  "ALTER TABLE api_tokens ADD COLUMN unit TEXT;", NULL },
+	/* Credentials and sessions of people (password.c, totp.c,
+	 * session.c).  No foreign keys into identity's tables: authn's
+	 * migrations run first, and deleting an account must not wait on
+	 * its credentials. */
+	{ 3, "passwords, totp, recovery codes, sessions",
+	  "CREATE TABLE account_passwords ("
+	  " tenant TEXT NOT NULL,"
+	  " account_id TEXT NOT NULL,"
+	  " hash TEXT NOT NULL,"
+	  " history TEXT NOT NULL,"
+	  " changed_at BIGINT NOT NULL,"
+	  " PRIMARY KEY (tenant, account_id));"
+	  "CREATE TABLE account_totp ("
+	  " tenant TEXT NOT NULL,"
+	  " account_id TEXT NOT NULL,"
+	  " secret TEXT NOT NULL,"
+	  " active INTEGER NOT NULL,"
+	  " last_step BIGINT NOT NULL,"
+	  " created_at BIGINT NOT NULL,"
+	  " PRIMARY KEY (tenant, account_id));"
+	  "CREATE TABLE account_recovery_codes ("
+	  " tenant TEXT NOT NULL,"
+	  " account_id TEXT NOT NULL,"
+	  " code_hash TEXT NOT NULL,"
+	  " used_at BIGINT NOT NULL,"
+	  " PRIMARY KEY (tenant, account_id, code_hash));"
+	  "CREATE TABLE sessions ("
+	  " tenant TEXT NOT NULL,"
+	  " id TEXT NOT NULL,"
+	  " token_hash TEXT NOT NULL UNIQUE,"
+	  " identity_id TEXT NOT NULL,"
+	  " account_id TEXT NOT NULL,"
+	  " acr TEXT NOT NULL,"
+	  " amr TEXT NOT NULL,"
+	  " csrf_key TEXT NOT NULL,"
+	  " created_at BIGINT NOT NULL,"
+	  " last_seen BIGINT NOT NULL,"
+	  " expires_at BIGINT NOT NULL,"
+	  " idle_s BIGINT NOT NULL,"
+	  " client_addr TEXT NOT NULL,"
+	  " user_agent TEXT NOT NULL,"
+	  " PRIMARY KEY (tenant, id));"
+	  "CREATE INDEX sessions_identity"
+	  " ON sessions (tenant, identity_id, created_at);",
+	  NULL },
 };
 
 const zt_migration_set zt_authn_migrations = {
