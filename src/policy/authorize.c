@@ -139,14 +139,19 @@ ix_file(zt_policy_set *ps, uint32_t i, bool counting)
 int
 zp_index_build(zt_policy_set *ps)
 {
+	zp_arena *a = &ps->ixarena;
 	size_t nkeys = 1, cap = 16, i;
 	zp_ixent *e;
 
+	zp_arena_reset(a);
+	ps->ix = NULL;
+	ps->any = NULL;
+	ps->nany = 0;
 	for (i = 0; i < ps->npol; i++)
 		nkeys += ps->pol[i].action.nlist + 1;
 	while (cap < nkeys * 2)
 		cap *= 2;
-	if ((ps->ix = zp_alloc(&ps->arena, sizeof(*ps->ix) * cap)) == NULL)
+	if ((ps->ix = zp_alloc(a, sizeof(*ps->ix) * cap)) == NULL)
 		return ZT_ENOMEM;
 	memset(ps->ix, 0, sizeof(*ps->ix) * cap);
 	ps->ixmask = cap - 1;
@@ -158,13 +163,13 @@ zp_index_build(zt_policy_set *ps)
 		e = &ps->ix[i];
 		if (e->key == NULL)
 			continue;
-		e->eq = zp_alloc(&ps->arena, sizeof(uint32_t) * e->neq);
-		e->in = zp_alloc(&ps->arena, sizeof(uint32_t) * e->nin);
+		e->eq = zp_alloc(a, sizeof(uint32_t) * e->neq);
+		e->in = zp_alloc(a, sizeof(uint32_t) * e->nin);
 		if (e->eq == NULL || e->in == NULL)
 			return ZT_ENOMEM;
 		e->neq = e->nin = 0;
 	}
-	ps->any = zp_alloc(&ps->arena, sizeof(uint32_t) * ps->nany);
+	ps->any = zp_alloc(a, sizeof(uint32_t) * ps->nany);
 	if (ps->any == NULL)
 		return ZT_ENOMEM;
 	ps->nany = 0;
@@ -217,6 +222,7 @@ zt_policy_set_free(zt_policy_set *ps)
 {
 	if (ps == NULL)
 		return;
+	zp_arena_free(&ps->ixarena);
 	zp_arena_free(&ps->arena);
 	free(ps);
 }

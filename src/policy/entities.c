@@ -13,14 +13,15 @@
  *
  * Attribute values: booleans, integers (no fractions), strings, arrays
  * (sets), objects (records), {"__entity": {"type", "id"}} and
- * {"__extn": {"fn": "ip"|"decimal", "arg": "..."}}.  null and numbers
- * with a fraction are refused, as Cedar refuses them.
+ * {"__extn": {"fn": F, "arg": "..."}} with F one of ip, decimal, datetime
+ * and duration.  null and numbers with a fraction are refused, as Cedar
+ * refuses them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/policy_int.h"
+#include "policy/schema.h"
 
 /* ---- lookups -------------------------------------------------------- */
 
@@ -137,6 +138,12 @@ extn_from_json(zp_value *out, zp_arena *a, json_t *x)
 	} else if (strcmp(f, "decimal") == 0) {
 		out->kind = ZV_DECIMAL;
 		rc = zp_decimal_parse(&out->u.l, s.p, s.n);
+	} else if (strcmp(f, "datetime") == 0) {
+		out->kind = ZV_DATETIME;
+		rc = zp_datetime_parse(&out->u.l, s.p, s.n);
+	} else if (strcmp(f, "duration") == 0) {
+		out->kind = ZV_DURATION;
+		rc = zp_duration_parse(&out->u.l, s.p, s.n);
 	} else {
 		return zt_error_set(ZT_EINVAL, "unknown extension function");
 	}
@@ -236,8 +243,43 @@ zp_value_from_json(zp_value *out, zp_arena *a, json_t *j, int depth)
 
 /* ---- the store ------------------------------------------------------ */
 
+/* With a schema: the entity's type is declared (or it is a declared
+ * action), its attributes are converted to its shape (convert.c) and its
+ * parents have types its memberOfTypes allow. */
 static int
-load_entity(zp_entity *e, zp_arena *a, json_t *j)
+check_typed(zp_entity *e, zp_arena *a, json_t *attrs,
+    const zt_policy_schema *s)
+{
+	const zs_etype *et = zs_etype_find(s, e->uid.type);
+	char path[256], t[52];
+	json_t *empty;
+	uint32_t i;
+	int rc;
+
+	zt_str_sanitize(t, e->uid.type.p, e->uid.type.n, 48);
+	if (et == NULL)
+		return zs_action_find(s, &e->uid) != NULL ? ZT_OK :
+		    zt_error_set(ZT_EINVAL, "entity type `%s` is not in the "
+		    "schema", t);
+	for (i = 0; i < e->nparents; i++)
+		if (!zs_str_in(et->parents, et->nparents,
+		    e->parents[i]->type))
+			return zt_error_set(ZT_EINVAL, "a `%s` may not be a "
+			    "member of that parent's type", t);
+	snprintf(path, sizeof(path), "%s attrs", t);
+	if (attrs != NULL)
+		return zp_record_convert(&e->attrs, a, attrs, et->shape, path,
+		    sizeof(path), 1);
+	if ((empty = json_object()) == NULL)
+		return ZT_ENOMEM;
+	rc = zp_record_convert(&e->attrs, a, empty, et->shape, path,
+	    sizeof(path), 1);
+	json_decref(empty);
+	return rc;
+}
+
+static int
+load_entity(zp_entity *e, zp_arena *a, json_t *j, const zt_policy_schema *s)
 {
 	json_t *uid = json_object_get(j, "uid");
 	json_t *attrs = json_object_get(j, "attrs");
@@ -256,7 +298,9 @@ load_entity(zp_entity *e, zp_arena *a, json_t *j)
 		return rc;
 	e->uid = *u;
 	e->attrs = &zp_empty_rec;
-	if (attrs != NULL) {
+	if (attrs != NULL && !json_is_object(attrs))
+		return zt_error_set(ZT_EINVAL, "attrs must be an object");
+	if (attrs != NULL && s == NULL) {
 		if (!json_is_object(attrs))
 			return zt_error_set(ZT_EINVAL, "attrs must be an "
 			    "object");
@@ -273,7 +317,7 @@ load_entity(zp_entity *e, zp_arena *a, json_t *j)
 		if ((rc = zp_uid_from_json(&e->parents[i], a,
 		    json_array_get(parents, i))) != ZT_OK)
 			return rc;
-	return ZT_OK;
+	return s != NULL ? check_typed(e, a, attrs, s) : ZT_OK;
 }
 
 static int
@@ -415,7 +459,7 @@ cleanup:
 }
 
 static int
-load_all(zt_entities *es, json_t *arr)
+load_all(zt_entities *es, json_t *arr, const zt_policy_schema *s)
 {
 	char msg[200];
 	size_t i;
@@ -432,7 +476,7 @@ load_all(zt_entities *es, json_t *arr)
 	memset(es->ents, 0, sizeof(*es->ents) * (es->n + 1));
 	for (i = 0; i < es->n; i++)
 		if ((rc = load_entity(&es->ents[i], &es->arena,
-		    json_array_get(arr, i))) != ZT_OK) {
+		    json_array_get(arr, i), s)) != ZT_OK) {
 			/* The message is this thread's buffer: copy it
 			 * before writing a new one over it. */
 			snprintf(msg, sizeof(msg), "%s", zt_error_msg());
@@ -443,8 +487,9 @@ load_all(zt_entities *es, json_t *arr)
 	return closure(es);
 }
 
-int
-zt_entities_from_json(zt_entities **out, const char *json, size_t len)
+static int
+entities_load(zt_entities **out, const char *json, size_t len,
+    const zt_policy_schema *s)
 {
 	zt_entities *es;
 	json_t *arr = NULL;
@@ -460,7 +505,7 @@ zt_entities_from_json(zt_entities **out, const char *json, size_t len)
 		rc = ZT_ENOMEM;
 		goto cleanup;
 	}
-	if ((rc = load_all(es, arr)) != ZT_OK) {
+	if ((rc = load_all(es, arr, s)) != ZT_OK) {
 		zt_entities_free(es);
 		goto cleanup;
 	}
@@ -469,6 +514,19 @@ zt_entities_from_json(zt_entities **out, const char *json, size_t len)
 cleanup:
 	json_decref(arr);
 	return rc;
+}
+
+int
+zt_entities_from_json(zt_entities **out, const char *json, size_t len)
+{
+	return entities_load(out, json, len, NULL);
+}
+
+int
+zt_entities_from_json_schema(zt_entities **out, const zt_policy_schema *s,
+    const char *json, size_t len)
+{
+	return entities_load(out, json, len, s);
 }
 
 void

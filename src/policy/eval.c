@@ -4,7 +4,8 @@
  * Each operator checks the types of its operands and raises a Cedar
  * evaluation error on a mismatch; so do a missing attribute, an
  * attribute read from an entity the store does not hold, integer
- * overflow and an invalid ip()/decimal() argument.  The error's message
+ * overflow (of longs, datetimes and durations) and an invalid argument
+ * to ip(), decimal(), datetime() or duration().  The error's message
  * goes to ev->err and the policy that raised it is skipped.  The
  * operators that are not errors: `==` and `!=` on any two values, `has`
  * on an entity the store lacks (false), and `in` on such an entity
@@ -154,6 +155,7 @@ eval_arith(zp_value *out, zp_eval *ev, const zp_expr *e)
 	return ZT_OK;
 }
 
+/* `<` and friends compare two longs, two datetimes or two durations. */
 static int
 eval_compare(zp_value *out, zp_eval *ev, const zp_expr *e)
 {
@@ -162,8 +164,12 @@ eval_compare(zp_value *out, zp_eval *ev, const zp_expr *e)
 	zp_value a, b;
 	int rc;
 
-	if ((rc = eval_kind(&a, ev, e->a, ZV_LONG, op)) != ZT_OK ||
-	    (rc = eval_kind(&b, ev, e->b, ZV_LONG, op)) != ZT_OK)
+	if ((rc = zp_eval_expr(&a, ev, e->a)) != ZT_OK)
+		return rc;
+	if (a.kind != ZV_LONG && a.kind != ZV_DATETIME &&
+	    a.kind != ZV_DURATION)
+		return type_err(ev, op, "long, datetime or duration", &a);
+	if ((rc = eval_kind(&b, ev, e->b, a.kind, op)) != ZT_OK)
 		return rc;
 	switch (e->op) {
 	case ZE_LT:	set_bool(out, a.u.l < b.u.l); break;
@@ -371,22 +377,38 @@ eval_record(zp_value *out, zp_eval *ev, const zp_expr *e)
 static int
 call_ctor(zp_value *out, zp_eval *ev, const zp_expr *e)
 {
-	bool ip = e->fn == ZF_IP;
-	char sb[52];
+	static const struct { const char *name, *what; uint8_t kind; } c[] = {
+		[ZF_IP] = { "ip", "IP address or range", ZV_IP },
+		[ZF_DECIMAL] = { "decimal", "decimal", ZV_DECIMAL },
+		[ZF_DATETIME] = { "datetime", "datetime", ZV_DATETIME },
+		[ZF_DURATION] = { "duration", "duration", ZV_DURATION },
+	};
+	char sb[52], fb[16];
 	zp_value s;
 	int rc;
 
-	if ((rc = eval_kind(&s, ev, e->kids[0], ZV_STRING,
-	    ip ? "ip()" : "decimal()")) != ZT_OK)
+	snprintf(fb, sizeof(fb), "%s()", c[e->fn].name);
+	if ((rc = eval_kind(&s, ev, e->kids[0], ZV_STRING, fb)) != ZT_OK)
 		return rc;
 	memset(out, 0, sizeof(*out));
-	out->kind = ip ? ZV_IP : ZV_DECIMAL;
-	rc = ip ? zp_ip_parse(&out->u.ip, s.u.s.p, s.u.s.n) :
-	    zp_decimal_parse(&out->u.l, s.u.s.p, s.u.s.n);
+	out->kind = c[e->fn].kind;
+	switch (e->fn) {
+	case ZF_IP:
+		rc = zp_ip_parse(&out->u.ip, s.u.s.p, s.u.s.n);
+		break;
+	case ZF_DECIMAL:
+		rc = zp_decimal_parse(&out->u.l, s.u.s.p, s.u.s.n);
+		break;
+	case ZF_DATETIME:
+		rc = zp_datetime_parse(&out->u.l, s.u.s.p, s.u.s.n);
+		break;
+	default:
+		rc = zp_duration_parse(&out->u.l, s.u.s.p, s.u.s.n);
+		break;
+	}
 	if (rc != ZT_OK)
 		return eval_err(ev, "%s(\"%s\"): not a valid %s",
-		    ip ? "ip" : "decimal", name_str(sb, s.u.s),
-		    ip ? "IP address or range" : "decimal");
+		    c[e->fn].name, name_str(sb, s.u.s), c[e->fn].what);
 	return ZT_OK;
 }
 
@@ -465,6 +487,47 @@ call_decimal(zp_value *out, zp_eval *ev, const zp_expr *e, const char *name)
 	return ZT_OK;
 }
 
+/* The datetime and duration methods. */
+static int
+call_time(zp_value *out, zp_eval *ev, const zp_expr *e, const char *name)
+{
+	static const int64_t per[] = { 86400000, 3600000, 60000, 1000, 1 };
+	bool on_dt = e->fn <= ZF_TO_TIME;
+	zp_value a, b;
+	int rc;
+
+	if ((rc = eval_kind(&a, ev, e->kids[0], on_dt ? ZV_DATETIME :
+	    ZV_DURATION, name)) != ZT_OK)
+		return rc;
+	out->kind = ZV_LONG;
+	switch (e->fn) {
+	case ZF_OFFSET:
+	case ZF_DURATION_SINCE:
+		if ((rc = eval_kind(&b, ev, e->kids[1], e->fn == ZF_OFFSET ?
+		    ZV_DURATION : ZV_DATETIME, name)) != ZT_OK)
+			return rc;
+		out->kind = e->fn == ZF_OFFSET ? ZV_DATETIME : ZV_DURATION;
+		if (e->fn == ZF_OFFSET ?
+		    __builtin_add_overflow(a.u.l, b.u.l, &out->u.l) :
+		    __builtin_sub_overflow(a.u.l, b.u.l, &out->u.l))
+			return eval_err(ev, "overflow in %s", name);
+		return ZT_OK;
+	case ZF_TO_DATE:
+		out->kind = ZV_DATETIME;
+		if (zp_datetime_to_date(&out->u.l, a.u.l) != ZT_OK)
+			return eval_err(ev, "overflow in %s", name);
+		return ZT_OK;
+	case ZF_TO_TIME:
+		out->kind = ZV_DURATION;
+		out->u.l = zp_datetime_to_time(a.u.l);
+		return ZT_OK;
+	default:
+		/* Division truncates toward zero, as Cedar's does. */
+		out->u.l = a.u.l / per[e->fn - ZF_TO_DAYS];
+		return ZT_OK;
+	}
+}
+
 static int
 eval_call(zp_value *out, zp_eval *ev, const zp_expr *e)
 {
@@ -473,12 +536,17 @@ eval_call(zp_value *out, zp_eval *ev, const zp_expr *e)
 		"containsAny()", "isEmpty()", "isInRange()", "isIpv4()",
 		"isIpv6()", "isLoopback()", "isMulticast()", "lessThan()",
 		"lessThanOrEqual()", "greaterThan()", "greaterThanOrEqual()",
+		"datetime()", "duration()", "offset()", "durationSince()",
+		"toDate()", "toTime()", "toDays()", "toHours()",
+		"toMinutes()", "toSeconds()", "toMilliseconds()",
 	};
 	const char *name = names[e->fn];
 
 	switch (e->fn) {
 	case ZF_IP:
 	case ZF_DECIMAL:
+	case ZF_DATETIME:
+	case ZF_DURATION:
 		return call_ctor(out, ev, e);
 	case ZF_CONTAINS:
 	case ZF_CONTAINS_ALL:
@@ -490,6 +558,16 @@ eval_call(zp_value *out, zp_eval *ev, const zp_expr *e)
 	case ZF_GT:
 	case ZF_GE:
 		return call_decimal(out, ev, e, name);
+	case ZF_OFFSET:
+	case ZF_DURATION_SINCE:
+	case ZF_TO_DATE:
+	case ZF_TO_TIME:
+	case ZF_TO_DAYS:
+	case ZF_TO_HOURS:
+	case ZF_TO_MINUTES:
+	case ZF_TO_SECONDS:
+	case ZF_TO_MILLISECONDS:
+		return call_time(out, ev, e, name);
 	default:
 		return call_ip(out, ev, e, name);
 	}

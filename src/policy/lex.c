@@ -261,7 +261,8 @@ esc_one(uint32_t *cp, bool *star, const char *p, uint32_t n, uint32_t *i,
 /*
  * Decodes p[0..n) into `out` (at most n bytes: every escape is at least as
  * long as its UTF-8 result).  With `marks` (patterns), marks[k] is set
- * for each output byte that is an unescaped wildcard.
+ * for each output byte that is a wildcard: a `*` written as is or by
+ * another escape (\u{2a}, \x2a), as in Cedar; only `\*` is a literal star.
  */
 static int
 decode(char *out, uint32_t *outn, bool *marks, const char *p, uint32_t n,
@@ -284,7 +285,7 @@ decode(char *out, uint32_t *outn, bool *marks, const char *p, uint32_t n,
 			return ZT_EINVAL;
 		}
 		if (marks != NULL)
-			marks[o] = false;
+			marks[o] = !star && cp == '*';
 		o += (uint32_t)utf8_put(out + o, cp);
 	}
 	*outn = o;

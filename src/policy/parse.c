@@ -6,8 +6,9 @@
  *                "(" Principal "," Action "," Resource ")"
  *                { ("when" | "unless") "{" Expr "}" } ";"
  *   Annotation = "@" Ident [ "(" String ")" ]
- *   Principal  = "principal" [ "==" Entity | "in" Entity
- *                | "is" Path [ "in" Entity ] ]      (Resource alike)
+ *   Principal  = "principal" [ "==" Target | "in" Target
+ *                | "is" Path [ "in" Target ] ]      (Resource alike)
+ *   Target     = Entity | "?principal"               ("?resource")
  *   Action     = "action" [ "==" Entity | "in" Entity
  *                | "in" "[" [ Entity { "," Entity } ] "]" ]
  *   Entity     = Path "::" String
@@ -18,6 +19,11 @@
  * __cedar) may not be identifiers, attribute names or record keys.
  * Annotation keys may be any identifier and may not repeat.  Faults are
  * reported by line and column, the first one only.
+ *
+ * A policy whose principal or resource scope holds a slot (?principal,
+ * ?resource) is a template: it goes to the set's templates, not its
+ * policies, and takes part in decisions only through links.  Templates
+ * and policies share one space of ids.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +181,8 @@ parse_entity(zp_parser *p, const zp_uid **out)
 	int rc;
 
 	if (at.kind == T_QUESTION)
-		return zp_perr(p, &at, "templates are not supported");
+		return zp_perr(p, &at, "a slot is allowed only in the "
+		    "principal and resource scopes");
 	if ((rc = zp_ident(p, &first, "an entity")) != ZT_OK)
 		return rc;
 	if (p->tok.kind != T_DCOLON)
@@ -212,6 +219,9 @@ parse_action_list(zp_parser *p, zp_scope *sc)
 		if (sc->nlist > 0 && (rc = zp_expect(p, T_COMMA,
 		    "`,` or `]`")) != ZT_OK)
 			return rc;
+		/* A trailing comma, as Cedar allows. */
+		if (sc->nlist > 0 && p->tok.kind == T_RBRACK)
+			break;
 		if (sc->nlist == cap) {
 			cap = cap == 0 ? 4 : cap * 2;
 			if ((nl = zp_alloc(p->a, sizeof(*nl) * cap)) == NULL)
@@ -230,9 +240,29 @@ parse_action_list(zp_parser *p, zp_scope *sc)
 	return zp_next(p);
 }
 
-/* `is Path [in Entity]` after "is". */
+/* An entity, or the slot of scope `var`: "?principal" or "?resource",
+ * written as one word. */
 static int
-parse_scope_is(zp_parser *p, zp_scope *sc)
+parse_target(zp_parser *p, zp_scope *sc, const char *var)
+{
+	zp_token q = p->tok;
+	int rc;
+
+	if (q.kind != T_QUESTION)
+		return parse_entity(p, &sc->uid);
+	if ((rc = zp_next(p)) != ZT_OK)
+		return rc;
+	if (p->tok.kind != T_IDENT || p->tok.p != q.p + 1 ||
+	    !zp_is_kw(&p->tok, var))
+		return zp_perr(p, &q, "the %s scope takes only the slot "
+		    "`?%s`", var, var);
+	sc->slot = true;
+	return zp_next(p);
+}
+
+/* `is Path [in Target]` after "is". */
+static int
+parse_scope_is(zp_parser *p, zp_scope *sc, const char *var)
 {
 	int rc;
 
@@ -244,7 +274,7 @@ parse_scope_is(zp_parser *p, zp_scope *sc)
 	sc->kind = ZS_IS_IN;
 	if ((rc = zp_next(p)) != ZT_OK)
 		return rc;
-	return parse_entity(p, &sc->uid);
+	return parse_target(p, sc, var);
 }
 
 static int
@@ -270,9 +300,11 @@ parse_scope(zp_parser *p, zp_scope *sc, const char *var, bool action)
 			return parse_action_list(p, sc);
 		}
 		at = p->tok;
+		if (!action)
+			return parse_target(p, sc, var);
 		if ((rc = parse_entity(p, &sc->uid)) != ZT_OK)
 			return rc;
-		return action ? check_action(p, sc->uid, &at) : ZT_OK;
+		return check_action(p, sc->uid, &at);
 	}
 	if (zp_is_kw(&at, "is")) {
 		if (action)
@@ -280,7 +312,7 @@ parse_scope(zp_parser *p, zp_scope *sc, const char *var, bool action)
 			    "action scope");
 		if ((rc = zp_next(p)) != ZT_OK)
 			return rc;
-		return parse_scope_is(p, sc);
+		return parse_scope_is(p, sc, var);
 	}
 	sc->kind = ZS_ANY;
 	return ZT_OK;
@@ -373,6 +405,7 @@ parse_policy(zp_parser *p, zp_policy *pol)
 
 	memset(pol, 0, sizeof(*pol));
 	pol->line = p->tok.line;
+	pol->col = p->tok.col;
 	while (p->tok.kind == T_AT)
 		if ((rc = parse_annotation(p, pol, &cap)) != ZT_OK)
 			return rc;
@@ -387,6 +420,8 @@ parse_policy(zp_parser *p, zp_policy *pol)
 	    (rc = parse_scope(p, &pol->action, "action", true)) != 0 ||
 	    (rc = zp_expect(p, T_COMMA, "`,`")) != ZT_OK ||
 	    (rc = parse_scope(p, &pol->resource, "resource", false)) != 0 ||
+	    /* Cedar allows a comma after the last scope. */
+	    (p->tok.kind == T_COMMA && (rc = zp_next(p)) != ZT_OK) ||
 	    (rc = zp_expect(p, T_RPAREN, "`)`")) != ZT_OK ||
 	    (rc = parse_conditions(p, pol)) != ZT_OK)
 		return rc;
@@ -451,6 +486,30 @@ check_ids(zp_parser *p, zp_policy *pol, size_t n)
 	return rc;
 }
 
+/* Moves the policies that hold a slot to the templates, keeping order. */
+static int
+split_templates(zt_policy_set *ps)
+{
+	size_t i, n = 0, nt = 0;
+
+	for (i = 0; i < ps->npol; i++)
+		nt += ps->pol[i].principal.slot || ps->pol[i].resource.slot;
+	if (nt == 0)
+		return ZT_OK;
+	ps->tmpl = zp_alloc(&ps->arena, sizeof(*ps->tmpl) * nt);
+	if (ps->tmpl == NULL)
+		return ZT_ENOMEM;
+	ps->captmpl = nt;
+	for (i = 0; i < ps->npol; i++) {
+		if (ps->pol[i].principal.slot || ps->pol[i].resource.slot)
+			ps->tmpl[ps->ntmpl++] = ps->pol[i];
+		else
+			ps->pol[n++] = ps->pol[i];
+	}
+	ps->npol = n;
+	return ZT_OK;
+}
+
 int
 zp_parse(zt_policy_set *ps, const char *text, size_t len,
     zt_policy_error *err)
@@ -479,6 +538,7 @@ zp_parse(zt_policy_set *ps, const char *text, size_t len,
 			if (ps->npol > 0)
 				memcpy(np, ps->pol, sizeof(*np) * ps->npol);
 			ps->pol = np;
+			ps->cappol = cap;
 		}
 		if ((rc = parse_policy(&p, &ps->pol[ps->npol])) != ZT_OK)
 			return p.failed && rc != ZT_ENOMEM ? ZT_EINVAL : rc;
@@ -487,5 +547,7 @@ zp_parse(zt_policy_set *ps, const char *text, size_t len,
 	for (i = 0; i < ps->npol; i++)
 		if ((rc = assign_id(&p, &ps->pol[i], i)) != ZT_OK)
 			return rc;
-	return check_ids(&p, ps->pol, ps->npol);
+	if ((rc = check_ids(&p, ps->pol, ps->npol)) != ZT_OK)
+		return rc;
+	return split_templates(ps);
 }

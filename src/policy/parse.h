@@ -36,5 +36,8 @@ int zp_parse_path(zp_parser *p, zp_str *out);
  * spaces and comments the source may have between them. */
 int zp_path_copy(zp_parser *p, zp_str *out, const char *s, const char *end);
 int zp_parse_expr(zp_expr **out, zp_parser *p);
+/* The function or method called `name`: its zp_fn and its number of
+ * arguments, the receiver included; ZT_ENOTFOUND if there is none. */
+int zp_fn_find(const char *name, size_t n, uint8_t *fn, uint8_t *nargs);
 
 #endif

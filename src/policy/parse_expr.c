@@ -17,8 +17,8 @@
  *
  * Relations do not chain ("a < b < c" is refused), as in Cedar.  Constant
  * parts are folded while parsing: entity, set and record literals whose
- * members are constants, and ip("...") / decimal("...") of a valid
- * literal, become values, so a decision evaluates them for free.  An
+ * members are constants, and ip, decimal, datetime and duration of a
+ * valid literal, become values, so a decision evaluates them for free.  An
  * invalid literal argument is left for evaluation to report, because in
  * Cedar it is an evaluation error, not a parse error.  Every node records
  * its height and a tree taller than ZP_MAX_DEPTH is refused, which bounds
@@ -51,6 +51,17 @@ static const struct fn_def {
 	{ "lessThanOrEqual", ZF_LE, 2, true },
 	{ "greaterThan", ZF_GT, 2, true },
 	{ "greaterThanOrEqual", ZF_GE, 2, true },
+	{ "datetime", ZF_DATETIME, 1, false },
+	{ "duration", ZF_DURATION, 1, false },
+	{ "offset", ZF_OFFSET, 2, true },
+	{ "durationSince", ZF_DURATION_SINCE, 2, true },
+	{ "toDate", ZF_TO_DATE, 1, true },
+	{ "toTime", ZF_TO_TIME, 1, true },
+	{ "toDays", ZF_TO_DAYS, 1, true },
+	{ "toHours", ZF_TO_HOURS, 1, true },
+	{ "toMinutes", ZF_TO_MINUTES, 1, true },
+	{ "toSeconds", ZF_TO_SECONDS, 1, true },
+	{ "toMilliseconds", ZF_TO_MILLISECONDS, 1, true },
 };
 
 static const struct fn_def *
@@ -62,6 +73,21 @@ fn_find(const zp_token *t, bool method)
 		if (fns[i].method == method && zp_is_kw(t, fns[i].name))
 			return &fns[i];
 	return NULL;
+}
+
+int
+zp_fn_find(const char *name, size_t n, uint8_t *fn, uint8_t *nargs)
+{
+	size_t i;
+
+	for (i = 0; i < ZT_ARRAY_LEN(fns); i++)
+		if (strlen(fns[i].name) == n &&
+		    memcmp(fns[i].name, name, n) == 0) {
+			*fn = fns[i].fn;
+			*nargs = fns[i].nargs;
+			return ZT_OK;
+		}
+	return ZT_ENOTFOUND;
 }
 
 /* ---- nodes -------------------------------------------------------- */
@@ -78,6 +104,8 @@ new_node(zp_parser *p, uint8_t op)
 	memset(e, 0, sizeof(*e));
 	e->op = op;
 	e->height = 1;
+	e->line = p->tok.line;
+	e->col = p->tok.col;
 	return e;
 }
 
@@ -105,6 +133,8 @@ seal(zp_parser *p, zp_expr *e, const zp_token *at)
 		return zp_perr(p, at, "expression nested deeper than %d",
 		    ZP_MAX_DEPTH);
 	e->height = (uint16_t)(h + 1);
+	e->line = at->line;
+	e->col = at->col;
 	return ZT_OK;
 }
 
@@ -171,7 +201,8 @@ list_done(zp_parser *p, nodelist *l)
 	return zp_memdup(p->a, l->v, sizeof(*l->v) * l->n);
 }
 
-/* Reads `Expr { "," Expr }` up to `close`, which it consumes. */
+/* Reads `Expr { "," Expr } [","]` up to `close`, which it consumes: Cedar
+ * allows a trailing comma in set literals and argument lists. */
 static int
 parse_args(nodelist *l, zp_parser *p, uint8_t close, const char *what)
 {
@@ -188,34 +219,50 @@ parse_args(nodelist *l, zp_parser *p, uint8_t close, const char *what)
 			break;
 		if ((rc = zp_next(p)) != ZT_OK)
 			return rc;
+		if (p->tok.kind == close)
+			break;
 	}
 	return zp_expect(p, close, what);
 }
 
 /* ---- calls -------------------------------------------------------- */
 
-/* Folds ip("...") and decimal("...") of a valid literal. */
+/* Folds ip("..."), decimal("..."), datetime("...") and duration("...")
+ * of a valid literal. */
 static void
 fold_call(zp_expr *e)
 {
 	const zp_value *arg;
 	zp_value v;
+	int rc;
 
-	if (e->fn != ZF_IP && e->fn != ZF_DECIMAL)
+	if (e->fn != ZF_IP && e->fn != ZF_DECIMAL && e->fn != ZF_DATETIME &&
+	    e->fn != ZF_DURATION)
 		return;
 	arg = &e->kids[0]->lit;
 	if (e->kids[0]->op != ZE_LIT || arg->kind != ZV_STRING)
 		return;
 	memset(&v, 0, sizeof(v));
-	if (e->fn == ZF_IP) {
+	switch (e->fn) {
+	case ZF_IP:
 		v.kind = ZV_IP;
-		if (zp_ip_parse(&v.u.ip, arg->u.s.p, arg->u.s.n) != ZT_OK)
-			return;
-	} else {
+		rc = zp_ip_parse(&v.u.ip, arg->u.s.p, arg->u.s.n);
+		break;
+	case ZF_DECIMAL:
 		v.kind = ZV_DECIMAL;
-		if (zp_decimal_parse(&v.u.l, arg->u.s.p, arg->u.s.n) != ZT_OK)
-			return;
+		rc = zp_decimal_parse(&v.u.l, arg->u.s.p, arg->u.s.n);
+		break;
+	case ZF_DATETIME:
+		v.kind = ZV_DATETIME;
+		rc = zp_datetime_parse(&v.u.l, arg->u.s.p, arg->u.s.n);
+		break;
+	default:
+		v.kind = ZV_DURATION;
+		rc = zp_duration_parse(&v.u.l, arg->u.s.p, arg->u.s.n);
+		break;
 	}
+	if (rc != ZT_OK)
+		return;
 	e->op = ZE_LIT;
 	e->lit = v;
 	e->kids = NULL;
@@ -415,6 +462,9 @@ parse_record(zp_expr **out, zp_parser *p, const zp_token *at)
 	while (p->tok.kind != T_RBRACE) {
 		if (l.n > 0 && (rc = zp_expect(p, T_COMMA, "`,` or `}`")) != 0)
 			return rc;
+		/* A trailing comma, as Cedar allows. */
+		if (l.n > 0 && p->tok.kind == T_RBRACE)
+			break;
 		if ((rc = parse_key(p, &key)) != ZT_OK ||
 		    (rc = zp_expect(p, T_COLON, "`:`")) != ZT_OK ||
 		    (rc = zp_parse_expr(&v, p)) != ZT_OK ||
@@ -512,7 +562,8 @@ parse_primary(zp_expr **out, zp_parser *p)
 		}
 		return parse_var_or_name(out, p);
 	case T_QUESTION:
-		return zp_perr(p, &t, "templates are not supported");
+		return zp_perr(p, &t, "a slot is allowed only in the "
+		    "principal and resource scopes");
 	default:
 		return zp_perr(p, &t, "expected an expression");
 	}

@@ -12,14 +12,23 @@
  * condition raises an error (wrong type, missing attribute, overflow,
  * bad extension argument) is skipped and reported, exactly as Cedar does,
  * which means an errored forbid does not deny: callers that want to fail
- * closed must validate requests before deciding (a later schema layer).
+ * closed convert requests against a schema before deciding (below).
  *
  * Ownership: every object handed back through an `out` parameter belongs
  * to the caller and is freed with its own _free function.  Strings in an
  * answer are borrowed from the policy set and live as long as it does.
  *
- * Not here yet: templates, schema validation, the Cedar JSON policy
- * format, datetime and duration, entity tags.
+ * Policies come as Cedar text or Cedar's JSON policy format, with the
+ * extension types ipaddr, decimal, datetime and duration, and templates
+ * whose links are indexed like static policies.  A schema in Cedar's
+ * JSON schema format validates a policy set (strict mode: refuse the set
+ * on any error) and converts request data to its declared types, so that
+ * ztiam can refuse a request that does not fit instead of letting Cedar
+ * skip an errored forbid.  docs/policy.md describes the language subset,
+ * the conversion rules and the limits.
+ *
+ * Not here yet: entity tags (getTag, hasTag), enumerated entity types,
+ * the human-readable schema syntax, partial evaluation.
  */
 #ifndef ZT_POLICY_H
 #define ZT_POLICY_H
@@ -31,7 +40,22 @@
 typedef struct zt_policy_set zt_policy_set;
 typedef struct zt_entities zt_entities;
 typedef struct zt_policy_context zt_policy_context;
+typedef struct zt_policy_schema zt_policy_schema;
 struct zp_scratch;
+
+/* ---- entity references ------------------------------------------- */
+
+/* An entity reference: type ("User", "App::Role") and id, each with a
+ * length because Cedar ids may hold any bytes, NUL included. */
+typedef struct zt_policy_uid {
+	const char *type;
+	size_t type_len;
+	const char *id;
+	size_t id_len;
+} zt_policy_uid;
+
+#define ZT_POLICY_UID(t, i) \
+	((zt_policy_uid){ (t), strlen(t), (i), strlen(i) })
 
 /* ---- policy sets --------------------------------------------------- */
 
@@ -53,24 +77,112 @@ typedef struct zt_policy_error {
  */
 int zt_policy_set_parse(zt_policy_set **out, const char *text, size_t len,
     zt_policy_error *err);
+/*
+ * Parses a policy set in Cedar's JSON policy format: {"staticPolicies":
+ * {id: policy}, "templates": {id: policy}, "templateLinks": [{"templateId",
+ * "newId", "values": {"?principal": uid, "?resource": uid}}]}, or one
+ * policy object on its own (id "policy0").  The policies become the same
+ * as their text form would.  JSON carries no positions for its parts, so
+ * `err` has line and column 0 and a message naming the policy id; the
+ * same message is the thread's error.  ZT_EINVAL, ZT_ETOOBIG (over 16
+ * MiB) or ZT_ENOMEM.
+ */
+int zt_policy_set_parse_json(zt_policy_set **out, const char *json,
+    size_t len, zt_policy_error *err);
 void zt_policy_set_free(zt_policy_set *ps);
 size_t zt_policy_set_count(const zt_policy_set *ps);
-/* The id of the i-th policy, or NULL past the end. */
+/* The id of the i-th policy, or NULL past the end.  Policies are the
+ * static ones and the links, not the templates. */
 const char *zt_policy_set_id(const zt_policy_set *ps, size_t i);
 
+/* ---- templates ------------------------------------------------------ */
+
+/*
+ * A policy whose principal or resource scope names a slot instead of an
+ * entity (`principal == ?principal`, `principal in ?principal`,
+ * `principal is T in ?principal`, the same for ?resource) is a template.
+ * Templates are parsed with the set and listed apart from its policies;
+ * they decide nothing until linked.  A link gives a template's slots
+ * their entities under a new policy id; the linked policy is indexed and
+ * decided like a static one, and answers name it by its link id.
+ */
+size_t zt_policy_set_template_count(const zt_policy_set *ps);
+const char *zt_policy_set_template_id(const zt_policy_set *ps, size_t i);
+/* The template the i-th policy was linked from, NULL for a static one. */
+const char *zt_policy_set_template_of(const zt_policy_set *ps, size_t i);
+
+/*
+ * Links template `template_id` as policy `link_id`, which must be a new
+ * id.  `principal` and `resource` fill the slots: each must be given
+ * (non-NULL) exactly when the template has that slot, else ZT_EINVAL
+ * with a message naming the missing or extra slot; ZT_EINVAL also for
+ * an unknown template or a taken id.  The entities are copied.
+ *
+ * Linking and unlinking modify the set: do them before the set is shared
+ * with threads that decide on it.  Each call re-indexes the whole set;
+ * to load many links at once use zt_policy_set_parse_json.  After
+ * ZT_ENOMEM the set must be freed.
+ */
+int zt_policy_set_link(zt_policy_set *ps, const char *template_id,
+    const char *link_id, const zt_policy_uid *principal,
+    const zt_policy_uid *resource);
+/* Removes a link; ZT_ENOTFOUND for an unknown id, ZT_EINVAL for the id
+ * of a static policy. */
+int zt_policy_set_unlink(zt_policy_set *ps, const char *link_id);
+
+/* ---- schemas -------------------------------------------------------- */
+
+/*
+ * Reads a schema in Cedar's JSON schema format: namespaces holding
+ * entityTypes (memberOfTypes, a shape record whose attributes may say
+ * "required": false), actions (memberOf, appliesTo with principalTypes,
+ * resourceTypes and a context record) and commonTypes; the types Long,
+ * String, Boolean, Set, Record, Entity and the extensions ipaddr,
+ * decimal, datetime and duration.  ZT_EINVAL with a message naming the
+ * entity type, action or common type at fault (unknown names, cycles in
+ * common types or actions, entity tags and enums, which are not
+ * supported), ZT_ETOOBIG over 16 MiB, or ZT_ENOMEM.
+ */
+int zt_policy_schema_from_json(zt_policy_schema **out, const char *json,
+    size_t len);
+void zt_policy_schema_free(zt_policy_schema *s);
+size_t zt_policy_schema_action_count(const zt_policy_schema *s);
+size_t zt_policy_schema_entity_type_count(const zt_policy_schema *s);
+
+/* One validation error: the policy (borrowed from the set), where in its
+ * text (0, 0 for a JSON policy without positions) and what. */
+typedef struct zt_policy_verror {
+	const char *policy_id;
+	int line;
+	int column;
+	char message[160];
+} zt_policy_verror;
+
+/* The errors of one validation; start with ZT_POLICY_VALIDATION_INIT,
+ * free with zt_policy_validation_free. */
+typedef struct zt_policy_validation {
+	zt_policy_verror *errors;
+	size_t nerrors;
+	size_t cap;		/* private */
+} zt_policy_validation;
+
+#define ZT_POLICY_VALIDATION_INIT { NULL, 0, 0 }
+
+/*
+ * Type-checks every policy, template and link of the set against the
+ * schema (a template's slot standing for any entity), as Cedar's strict
+ * validator does: unknown entity types, actions and attributes, optional
+ * attributes read without a `has` test, operand type mismatches, set and
+ * if-branch types that differ, invalid extension literals, and scopes no
+ * schema action can match.  ZT_OK when the set is valid; ZT_EINVAL when
+ * it is not, with every error in `out` and the first as the thread's
+ * message: such a set must be refused as a whole.  ZT_ENOMEM.
+ */
+int zt_policy_validate(zt_policy_validation *out, const zt_policy_set *ps,
+    const zt_policy_schema *s);
+void zt_policy_validation_free(zt_policy_validation *out);
+
 /* ---- entities and requests ----------------------------------------- */
-
-/* An entity reference: type ("User", "App::Role") and id, each with a
- * length because Cedar ids may hold any bytes, NUL included. */
-typedef struct zt_policy_uid {
-	const char *type;
-	size_t type_len;
-	const char *id;
-	size_t id_len;
-} zt_policy_uid;
-
-#define ZT_POLICY_UID(t, i) \
-	((zt_policy_uid){ (t), strlen(t), (i), strlen(i) })
 
 /*
  * Loads entities from Cedar's entities JSON: an array of
@@ -97,6 +209,36 @@ typedef struct zt_policy_request {
 	zt_policy_uid resource;
 	const zt_policy_context *context;	/* NULL: the empty record */
 } zt_policy_request;
+
+/* ---- requests converted against a schema (fail closed) ------------- */
+
+/*
+ * The schema-aware forms of the loaders above.  Every value is converted
+ * to the type the schema declares, or refused: a Long from a JSON integer
+ * or a string holding exactly a decimal integer in range ("90"), a
+ * Boolean from a boolean or "true"/"false", an ipaddr, decimal, datetime
+ * or duration from its string form (or its __extn form), an entity from
+ * {"type", "id"} of the declared type or a plain id string; records must
+ * hold every required attribute and no undeclared one.  A refusal is
+ * ZT_EINVAL with a message naming the attribute's path and the type
+ * wanted (never the value): the caller denies the request with a
+ * request_error and does not evaluate it.
+ *
+ * zt_policy_context_from_json_schema converts a context to the context
+ * type of `action`, which must be a schema action.
+ * zt_entities_from_json_schema also refuses entity types the schema does
+ * not declare (declared actions pass as they are) and parents of a type
+ * the entity's memberOfTypes does not list.
+ * zt_policy_request_check refuses an action the schema lacks and
+ * principal or resource types the action does not apply to.
+ */
+int zt_policy_context_from_json_schema(zt_policy_context **out,
+    const zt_policy_schema *s, const zt_policy_uid *action,
+    const char *json, size_t len);
+int zt_entities_from_json_schema(zt_entities **out,
+    const zt_policy_schema *s, const char *json, size_t len);
+int zt_policy_request_check(const zt_policy_schema *s,
+    const zt_policy_request *req);
 
 /* ---- decisions ------------------------------------------------------ */
 

@@ -64,7 +64,7 @@ typedef struct zp_uid {
 
 enum zp_kind {
 	ZV_BOOL = 1, ZV_LONG, ZV_STRING, ZV_ENTITY, ZV_SET, ZV_RECORD,
-	ZV_IP, ZV_DECIMAL,
+	ZV_IP, ZV_DECIMAL, ZV_DATETIME, ZV_DURATION,
 };
 
 typedef struct zp_ip {
@@ -80,7 +80,8 @@ typedef struct zp_value {
 	uint8_t kind;		/* enum zp_kind; 0 before assignment */
 	union {
 		bool b;
-		int64_t l;	/* Long, and decimal scaled by 10^4 */
+		int64_t l;	/* Long; decimal scaled by 10^4; datetime
+				 * in ms since the epoch; duration in ms */
 		zp_str s;
 		const zp_uid *e;
 		const zp_set *set;
@@ -129,6 +130,13 @@ bool zp_ip_in_range(const zp_ip *a, const zp_ip *range);
 bool zp_ip_is_loopback(const zp_ip *a);
 bool zp_ip_is_multicast(const zp_ip *a);
 int zp_decimal_parse(int64_t *out, const char *s, size_t n);
+int zp_datetime_parse(int64_t *out, const char *s, size_t n);
+int zp_duration_parse(int64_t *out, const char *s, size_t n);
+/* datetime.toDate() and .toTime(): the day's start and the time into the
+ * day, both rounding toward minus infinity; toDate fails (ZT_EINVAL) only
+ * below the earliest representable day. */
+int zp_datetime_to_date(int64_t *out, int64_t t);
+int64_t zp_datetime_to_time(int64_t t);
 
 /* ---- like patterns (value.c) --------------------------------------- */
 
@@ -162,6 +170,10 @@ enum zp_fn {
 	ZF_IS_IN_RANGE, ZF_IS_IPV4, ZF_IS_IPV6, ZF_IS_LOOPBACK,
 	ZF_IS_MULTICAST,
 	ZF_LT, ZF_LE, ZF_GT, ZF_GE,		/* decimal methods */
+	ZF_DATETIME, ZF_DURATION,		/* functions */
+	ZF_OFFSET, ZF_DURATION_SINCE, ZF_TO_DATE, ZF_TO_TIME,
+	ZF_TO_DAYS, ZF_TO_HOURS, ZF_TO_MINUTES, ZF_TO_SECONDS,
+	ZF_TO_MILLISECONDS,
 };
 
 typedef struct zp_expr zp_expr;
@@ -177,6 +189,8 @@ struct zp_expr {
 	uint8_t var;		/* enum zp_var, for ZE_VAR */
 	uint8_t fn;		/* enum zp_fn, for ZE_CALL */
 	uint16_t height;	/* longest path to a leaf, <= ZP_MAX_DEPTH */
+	int line, col;		/* its operator in the text, for the
+				 * validator's messages; 0 from JSON */
 	zp_value lit;		/* ZE_LIT */
 	zp_str name;		/* attribute (HAS, GET), type (IS) */
 	const zp_pattern *pat;	/* ZE_LIKE */
@@ -194,6 +208,8 @@ enum zp_scope_kind {
 
 typedef struct zp_scope {
 	uint8_t kind;		/* enum zp_scope_kind */
+	bool slot;		/* a template's ?principal or ?resource
+				 * stands for uid (NULL until linked) */
 	zp_str type;		/* ZS_IS, ZS_IS_IN */
 	const zp_uid *uid;	/* ZS_EQ, ZS_IN, ZS_IS_IN */
 	const zp_uid **list;	/* ZS_IN_LIST (action only) */
@@ -212,13 +228,16 @@ typedef struct zp_annot {
 
 typedef struct zp_policy {
 	const char *id;		/* NUL-terminated, in the set's arena */
+	const char *tmpl;	/* a link's template id, else NULL */
 	bool forbid;
 	zp_scope principal, action, resource;
 	zp_cond *conds;
 	uint32_t nconds;
 	zp_annot *annots;
 	uint32_t nannots;
-	int line;		/* of the policy's first token */
+	int line;		/* of the policy's first token; 0 when
+				 * parsed from JSON */
+	int col;
 } zp_policy;
 
 /* The index (authorize.c): entries keyed by (slot, uid). */
@@ -235,18 +254,30 @@ typedef struct zp_ixent {
 
 struct zt_policy_set {
 	zp_arena arena;
-	zp_policy *pol;
-	size_t npol;
+	zp_policy *pol;		/* static policies and links, in order */
+	size_t npol, cappol;
+	zp_policy *tmpl;	/* templates (policies with a slot) */
+	size_t ntmpl, captmpl;
+	zp_arena ixarena;	/* the index, rebuilt after each link */
 	zp_ixent *ix;		/* open addressing, ixmask + 1 slots */
 	size_t ixmask;
 	uint32_t *any;		/* policies no index key selects */
 	size_t nany;
 };
 
-/* Parser (parse.c) fills pol/npol; authorize.c builds the index. */
+/* Parser (parse.c) fills pol/npol and tmpl/ntmpl; authorize.c builds
+ * the index, dropping any earlier one. */
 int zp_parse(zt_policy_set *ps, const char *text, size_t len,
     zt_policy_error *err);
 int zp_index_build(zt_policy_set *ps);
+
+/* Templates (template.c).  zp_policy_add appends a policy or template
+ * (copied) to the set, refusing an id already in use; zp_link makes a
+ * link without re-indexing.  Both set the thread's error message. */
+int zp_policy_add(zt_policy_set *ps, const zp_policy *p);
+bool zp_id_taken(const zt_policy_set *ps, const char *id);
+int zp_link(zt_policy_set *ps, const char *tmpl_id, const char *link_id,
+    const zp_uid *principal, const zp_uid *resource);
 
 /* ---- entities ------------------------------------------------------ */
 

@@ -5,8 +5,8 @@
  * (never an error); sets are equal when each holds every member of the
  * other, so order and duplicates do not matter; records are equal when
  * they have the same keys with equal values; entities by type and id;
- * ipaddr values by family, address bytes and prefix length; decimals by
- * value.  `like` matches a string against literal runs and `*` wildcards.
+ * ipaddr values by family, address bytes and prefix length; decimals,
+ * datetimes and durations by value.  `like` matches a string against literal runs and `*` wildcards.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +116,8 @@ zp_value_eq(const zp_value *a, const zp_value *b)
 		return a->u.b == b->u.b;
 	case ZV_LONG:
 	case ZV_DECIMAL:
+	case ZV_DATETIME:
+	case ZV_DURATION:
 		return a->u.l == b->u.l;
 	case ZV_STRING:
 		return zp_str_eq(a->u.s, b->u.s);
@@ -184,6 +186,8 @@ zp_kind_name(uint8_t kind)
 	case ZV_RECORD:		return "record";
 	case ZV_IP:		return "ipaddr";
 	case ZV_DECIMAL:	return "decimal";
+	case ZV_DATETIME:	return "datetime";
+	case ZV_DURATION:	return "duration";
 	default:		return "nothing";
 	}
 }
@@ -213,6 +217,23 @@ zp_ident_valid(const char *s, size_t n)
 	return true;
 }
 
+/* One part of a type name: an identifier other than a reserved word,
+ * which Cedar refuses in a type name even where it comes from JSON. */
+static bool
+type_part_valid(const char *s, size_t n)
+{
+	static const char *reserved[] = { "true", "false", "if", "then",
+	    "else", "in", "is", "like", "has", "__cedar" };
+	size_t i;
+
+	if (!zp_ident_valid(s, n))
+		return false;
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strlen(reserved[i]) == n && memcmp(s, reserved[i], n) == 0)
+			return false;
+	return true;
+}
+
 /* A type name is identifiers joined by "::", as in "App::Role". */
 bool
 zp_type_name_valid(const char *s, size_t n)
@@ -222,12 +243,12 @@ zp_type_name_valid(const char *s, size_t n)
 	for (i = 0; i + 1 < n; i++) {
 		if (s[i] != ':' || s[i + 1] != ':')
 			continue;
-		if (!zp_ident_valid(s + start, i - start))
+		if (!type_part_valid(s + start, i - start))
 			return false;
 		start = i + 2;
 		i++;
 	}
-	return zp_ident_valid(s + start, n - start);
+	return type_part_valid(s + start, n - start);
 }
 
 /* Does `s` start with `lit` at offset `at`? */

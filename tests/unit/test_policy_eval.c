@@ -172,7 +172,6 @@ test_policy_eval__equality(void **state)
 	check("principal == Admin::\"alice\"", F);
 	check("ip(\"10.0.0.1\") == ip(\"10.0.0.1/32\")", T);
 	check("ip(\"10.0.0.1/24\") == ip(\"10.0.0.0/24\")", F);
-	check("ip(\"::ffff:1.2.3.4\") == ip(\"1.2.3.4\")", F);
 	check("decimal(\"1.50\") == decimal(\"1.5\")", T);
 	check("principal.missing == 1", E);
 }
@@ -328,11 +327,9 @@ test_policy_eval__ipaddr(void **state)
 	check("ip(\"::1\").isIpv6()", T);
 	check("ip(\"::1\").isIpv4()", F);
 	check("ip(\"1.2.3.4\").isIpv4()", T);
-	check("ip(\"::ffff:1.2.3.4\").isIpv6()", T);
 	check("ip(\"1:2:3:4:5:6:7:8\").isIpv6()", T);
 	check("ip(\"1::\").isIpv6()", T);
 	check("ip(\"::\").isIpv6()", T);
-	check("ip(\"1:2:3:4:5:6:1.2.3.4\").isIpv6()", T);
 	check("ip(\"::1/128\").isLoopback()", T);
 	check_err("ip(\"1.2.3\").isIpv4()", "not a valid IP");
 	check_err("ip(\"01.2.3.4\").isIpv4()", "not a valid IP");
@@ -390,6 +387,76 @@ test_policy_eval__strings(void **state)
 	check("\"a\\0b\" == \"a\"", F);
 }
 
+static bool
+loads(const char *json)
+{
+	zt_entities *store;
+
+	if (zt_entities_from_json(&store, json, strlen(json)) != ZT_OK)
+		return false;
+	zt_entities_free(store);
+	return true;
+}
+
+static bool
+parses(const char *text)
+{
+	zt_policy_set *ps;
+
+	if (zt_policy_set_parse(&ps, text, strlen(text), NULL) != ZT_OK)
+		return false;
+	zt_policy_set_free(ps);
+	return true;
+}
+
+/*
+ * Regressions found by the differential suite (tests/policy-diff), one
+ * block per mismatch with Cedar 4.5 (cedar-wasm 4.13.0).
+ */
+static void
+test_policy_eval__diff_regressions(void **state)
+{
+	/* Cedar refuses an IPv4 address embedded in IPv6. */
+	check_err("ip(\"::ffff:1.2.3.4\") == ip(\"1.2.3.4\")",
+	    "not a valid IP");
+	check_err("ip(\"::ffff:1.2.3.4\").isIpv6()", "not a valid IP");
+	check_err("ip(\"1:2:3:4:5:6:1.2.3.4\").isIpv6()", "not a valid IP");
+	check("ip(\"::ffff:102:304\").isIpv6()", T);
+
+	/* In a pattern only `\*` is a literal star; a star written with
+	 * another escape is a wildcard. */
+	check("\"axb\" like \"a\\u{2a}b\"", T);
+	check("\"axb\" like \"a\\x2ab\"", T);
+	check("\"axb\" like \"a\\*b\"", F);
+	check("\"a*b\" like \"a\\*b\"", T);
+
+	/* Cedar allows a trailing comma in set and record literals and in
+	 * argument lists, not a lone one. */
+	check("[1, 2,] == [2, 1]", T);
+	check("{a: 1,} == {a: 1}", T);
+	check("[principal.age,].contains(30,)", T);
+	check("ip(\"10.0.0.1\",).isIpv4()", T);
+	assert_false(parses("permit (principal, action, resource) when "
+	    "{ [,] == [] };"));
+	assert_false(parses("permit (principal, action, resource) when "
+	    "{ {a: 1,,} == {} };"));
+
+	/* ... and after the last scope and the last action of a list. */
+	assert_true(parses("permit (principal, action in [Action::\"a\",], "
+	    "resource,);"));
+	assert_false(parses("permit (principal, action in [,], resource);"));
+
+	/* Cedar refuses a reserved word as a part of an entity type name in
+	 * entities JSON too. */
+	assert_false(loads("[{\"uid\": {\"type\": \"if\", \"id\": \"a\"}}]"));
+	assert_false(loads("[{\"uid\": {\"type\": \"A::in\", \"id\": \"a\"}}]"));
+	assert_false(loads("[{\"uid\": {\"type\": \"__cedar::A\", "
+	    "\"id\": \"a\"}}]"));
+	assert_true(loads("[{\"uid\": {\"type\": \"A::principal\", "
+	    "\"id\": \"a\"}}]"));
+	assert_true(loads("[{\"uid\": {\"type\": \"__x\", \"id\": \"a\"}}]"));
+}
+
 int
 main(void)
 {
@@ -406,6 +473,7 @@ main(void)
 		cmocka_unit_test(test_policy_eval__ipaddr),
 		cmocka_unit_test(test_policy_eval__decimal),
 		cmocka_unit_test(test_policy_eval__strings),
+		cmocka_unit_test(test_policy_eval__diff_regressions),
 	};
 
 	return cmocka_run_group_tests_name("policy_eval", tests, setup,
