@@ -8,7 +8,8 @@ PACKAGES="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev openssl libevent-dev libjansson-dev libsqlite3-dev sqlite3
   libpq-dev postgresql libargon2-dev libcurl4-openssl-dev curl
-  libcmocka-dev python3 wrk procps
+  liboath-dev libqrencode-dev python3-zxcvbn
+  libcmocka-dev python3 wrk procps nodejs
 "
 
 missing=""
@@ -18,7 +19,19 @@ for p in $PACKAGES; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+# npm comes inside nodesource's nodejs package; Debian ships it apart.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+# The differential suite's Node modules (tests/policy-diff), pinned by its
+# package-lock.json and fetched once from the npm registry.
+npm_deps() {
+	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/policy-diff"
+	[ -d "$dir/node_modules" ] && return 0
+	echo "installing node modules for tests/policy-diff (npm ci)" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+[ -z "$missing" ] && { npm_deps; exit 0; }
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "ztiam needs these Debian packages:$missing" >&2
@@ -30,3 +43,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+npm_deps

@@ -20,10 +20,14 @@ usage(void)
 	    "  tenant    create, list or get tenants\n"
 	    "  acctsys   create or list account systems of a tenant\n"
 	    "  identity  create, list, get, move, import identities...\n"
-	    "  account   create, get, enable/disable or delete accounts\n"
+	    "  account   create, get, enable/disable or delete accounts;\n"
+	    "            set passwords, enroll TOTP, make recovery codes\n"
 	    "  group     create groups, add and remove members, list them\n"
 	    "  org       create, rename, move or delete organization units\n"
+	    "  session   list or revoke login sessions\n"
 	    "  audit     verify the audit chain, or list records\n"
+	    "  keys      list or rotate the server's signing keys\n"
+	    "  policy    evaluate Cedar policies offline (policy eval)\n"
 	    "  version   print the version\n");
 	return 2;
 }
@@ -45,10 +49,16 @@ main(int argc, char **argv)
 		return zt_cmd_serve(argc - 2, argv + 2);
 	if (strcmp(cmd, "audit") == 0)
 		return zt_cmd_audit(argc - 2, argv + 2);
+	if (strcmp(cmd, "policy") == 0)
+		return zt_cmd_policy(argc - 2, argv + 2);
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(cmd, "token") == 0)
 		rc = zt_cmd_token(argc - 2, argv + 2);
+	else if (strcmp(cmd, "keys") == 0)
+		rc = zt_cmd_keys(argc - 2, argv + 2);
+	else if (zt_cmd_authn_has(cmd, argc - 2, argv + 2))
+		rc = zt_cmd_authn(cmd, argc - 2, argv + 2);
 	else if (zt_cmd_identity_has(cmd))
 		rc = zt_cmd_identity(cmd, argc - 2, argv + 2);
 	else

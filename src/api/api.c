@@ -18,6 +18,7 @@ const zt_migration_set *const zt_api_migrations[] = {
 	&zt_audit_migrations,
 	&zt_authn_migrations,
 	&zt_identity_migrations,
+	&zt_keys_migrations,
 	&zt_oidc_migrations,
 };
 const size_t zt_api_nmigrations = ZT_ARRAY_LEN(zt_api_migrations);
@@ -110,6 +111,7 @@ zt_api_worker_fini(void *app, void *worker)
 	if (w == NULL)
 		return;
 	zt_db_close(w->db);
+	zt_keys_thread_done();
 	zt_wipe(w->tokens, sizeof(*w->tokens));
 	free(w->tokens);
 	free(w);
@@ -334,11 +336,13 @@ zt_api_routes(zt_http *srv)
 	int err;
 
 	if ((err = api_ops_routes(srv)) < 0 ||
+	    (err = api_keys_routes(srv)) < 0 ||
 	    (err = api_token_routes(srv)) < 0 ||
 	    (err = api_audit_routes(srv)) < 0 ||
 	    (err = api_tenant_routes(srv)) < 0 ||
 	    (err = api_identity_routes(srv)) < 0 ||
 	    (err = api_group_routes(srv)) < 0 ||
+	    (err = api_authn_routes(srv)) < 0 ||
 	    (err = api_client_routes(srv)) < 0)
 		return err;
 	return ZT_OK;

@@ -13,6 +13,7 @@
 #include "authn/authn.h"
 #include "http/http.h"
 #include "identity/identity.h"
+#include "keys/keys.h"
 #include "store/store.h"
 
 /* What the whole server shares, read-only once serving. */
@@ -20,8 +21,11 @@ typedef struct zt_app {
 	const char *db_url;
 	const char *version;
 	zt_identity_config identity;	/* trust domain */
+	zt_session_config sessions;	/* idle and absolute lifetimes */
+	zt_throttle *throttle;		/* login failures (authn.h) */
 	zt_http *http;
 	int64_t started_ms;
+	const zt_master_key *master_key;	/* seals signing keys */
 } zt_app;
 
 struct api_token_cache;

@@ -82,6 +82,8 @@ int api_group_routes(zt_http *srv);
 int api_tenant_routes(zt_http *srv);
 int api_token_routes(zt_http *srv);
 int api_audit_routes(zt_http *srv);
+int api_authn_routes(zt_http *srv);
+int api_keys_routes(zt_http *srv);
 int api_client_routes(zt_http *srv);
 
 #endif

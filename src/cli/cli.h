@@ -26,9 +26,13 @@ typedef struct zt_config {
 	size_t max_header;
 	int max_conns;
 	int idle_timeout;
+	int session_idle;	/* login sessions (authn), seconds */
+	int session_lifetime;
 	char *log_level;
 	char *log_format;
 	char *trust_domain;
+	char *master_key_file;	/* signing keys' master key (keys.h) */
+	char *master_key;	/* ZTIAM_MASTER_KEY only: base64url text */
 	char *config;	/* the file read, if any */
 } zt_config;
 
@@ -46,6 +50,12 @@ int zt_config_read_file(zt_config *cfg, const char *path);
 int zt_cmd_serve(int argc, char **argv);
 int zt_cmd_token(int argc, char **argv);
 int zt_cmd_audit(int argc, char **argv);
+int zt_cmd_keys(int argc, char **argv);
+/* policy eval: offline decisions, no server (cmd_policy.c) */
+int zt_cmd_policy(int argc, char **argv);
+/* account password|totp|recovery-codes, session (cmd_authn.c) */
+bool zt_cmd_authn_has(const char *noun, int argc, char **argv);
+int zt_cmd_authn(const char *noun, int argc, char **argv);
 /* tenant, acctsys, identity, account, group, org */
 bool zt_cmd_identity_has(const char *noun);
 int zt_cmd_identity(const char *noun, int argc, char **argv);

@@ -50,11 +50,19 @@ static const struct opt opts[] = {
 	  "largest request header block" },
 	{ "max-conns", OPT_INT, O(max_conns), "4096",
 	  "most open connections" },
+	{ "session-idle", OPT_SECS, O(session_idle), "30m",
+	  "end a login session unused this long" },
+	{ "session-lifetime", OPT_SECS, O(session_lifetime), "12h",
+	  "end a login session this long after the login" },
 	{ "idle-timeout", OPT_SECS, O(idle_timeout), "60s",
 	  "close connections idle this long" },
 	{ "log-level", OPT_STR, O(log_level), "info",
 	  "debug, info, warn or error" },
 	{ "log-format", OPT_STR, O(log_format), "json", "json or logfmt" },
+	{ "master-key-file", OPT_STR, O(master_key_file), NULL,
+	  "file holding the master key that seals signing keys "
+	  "(default DATA/master.key, made on first start; or set "
+	  "ZTIAM_MASTER_KEY)" },
 	{ "trust-domain", OPT_STR, O(trust_domain), "ztiam.local",
 	  "SPIFFE trust domain of the identities this server names" },
 };
@@ -259,6 +267,18 @@ zt_config_load(zt_config *cfg, int argc, char **argv)
 	if ((err = config_from_env(cfg)) < 0 ||
 	    (err = config_from_args(cfg, argc, argv)) < 0)
 		return err;
+	/* The master key itself comes from the environment only: a flag
+	 * would show in `ps`, a config file line would sit in a file that
+	 * is seldom kept as private as a key. */
+	if (getenv("ZTIAM_MASTER_KEY") && *getenv("ZTIAM_MASTER_KEY")) {
+		if (cfg->master_key_file) {
+			fprintf(stderr, "ztiam serve: give the master key by "
+			    "ZTIAM_MASTER_KEY or by --master-key-file, not "
+			    "both\n");
+			return ZT_EINVAL;
+		}
+		cfg->master_key = strdup(getenv("ZTIAM_MASTER_KEY"));
+	}
 	if (cfg->db == NULL) {
 		size_t n = strlen(cfg->data) + sizeof("/ztiam.db");
 
@@ -287,6 +307,10 @@ zt_config_free(zt_config *cfg)
 		if (opts[i].kind == OPT_STR)
 			free(*(char **)((char *)cfg + opts[i].offset));
 	free(cfg->config);
+	if (cfg->master_key) {
+		zt_wipe(cfg->master_key, strlen(cfg->master_key));
+		free(cfg->master_key);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -114,6 +114,47 @@ prepare_database(const zt_config *cfg, char *secret, bool *created)
 	return err;
 }
 
+/*
+ * The master key that seals signing keys: ZTIAM_MASTER_KEY, else the file
+ * named by --master-key-file, else DATA/master.key, made on the first
+ * start.  The log says where the key came from, never the key.
+ */
+static int
+load_master_key(const zt_config *cfg, zt_master_key *mk)
+{
+	char path[4096];
+	int err;
+
+	if (cfg->master_key) {
+		if ((err = zt_master_key_from_text(mk, cfg->master_key)) < 0)
+			log_error("ZTIAM_MASTER_KEY is not a master key",
+			    ZS("error", zt_error_msg()));
+		else
+			log_info("master key loaded", ZS("from",
+			    "ZTIAM_MASTER_KEY"), ZS("fingerprint", mk->id));
+		return err;
+	}
+	if (cfg->master_key_file)
+		snprintf(path, sizeof(path), "%s", cfg->master_key_file);
+	else
+		snprintf(path, sizeof(path), "%s/master.key", cfg->data);
+	err = zt_master_key_load(mk, path);
+	if (err == ZT_ENOTFOUND && cfg->master_key_file == NULL) {
+		if ((err = zt_master_key_create(mk, path)) == ZT_OK) {
+			log_info("master key created; back it up", ZS("path",
+			    path), ZS("fingerprint", mk->id));
+			return ZT_OK;
+		}
+	}
+	if (err < 0)
+		log_error("cannot load the master key", ZS("error",
+		    zt_error_msg()));
+	else
+		log_info("master key loaded", ZS("from", path),
+		    ZS("fingerprint", mk->id));
+	return err;
+}
+
 static int
 setup_logging(const zt_config *cfg)
 {
@@ -162,6 +203,7 @@ start_http(const zt_config *cfg, zt_app *app)
 int
 zt_cmd_serve(int argc, char **argv)
 {
+	static zt_master_key master_key;
 	char secret[ZT_TOKEN_LEN + 1] = "";
 	zt_app app = { .version = ZTIAM_VERSION };
 	int64_t t0 = zt_mono_us();
@@ -183,12 +225,20 @@ zt_cmd_serve(int argc, char **argv)
 	if (setup_logging(&cfg) < 0)
 		goto out;
 	app.db_url = cfg.db;
+	app.master_key = &master_key;
 	app.identity.trust_domain = cfg.trust_domain;
 	if (zt_identity_config_check(&app.identity) < 0) {
 		log_error("bad --trust-domain", ZS("error", zt_error_msg()));
 		goto out;
 	}
 	app.started_ms = zt_now_ms();
+	app.sessions.idle_s = cfg.session_idle;
+	app.sessions.lifetime_s = cfg.session_lifetime;
+	if (zt_throttle_new(&app.throttle, ZT_THROTTLE_SLOTS_DEFAULT) < 0) {
+		log_error("cannot make the login throttle", ZS("error",
+		    zt_error_msg()));
+		goto out;
+	}
 
 	/* Every thread started from here on inherits the blocked set. */
 	sigemptyset(&sigs);
@@ -198,6 +248,7 @@ zt_cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (make_data_dir(cfg.data) < 0 ||
+	    load_master_key(&cfg, &master_key) < 0 ||
 	    prepare_database(&cfg, secret, &created) < 0 ||
 	    start_http(&cfg, &app) < 0)
 		goto out;
@@ -220,6 +271,8 @@ out:
 	zt_wipe(secret, sizeof(secret));
 	if (app.http)
 		zt_http_free(app.http);
+	zt_master_key_wipe(&master_key);
+	zt_throttle_free(app.throttle);
 	zt_config_free(&cfg);
 	return rc;
 }

@@ -26,6 +26,13 @@
 #define PW_HISTORY_MAX 64
 #define PW_AGE_DAYS_MAX 3650
 #define PW_LOCKOUT_MAX 1000
+/* Argon2id cost bounds (authn hashes with them): 1 GiB and 16 passes
+ * already take seconds per login; 64 KiB is the least that is still a
+ * memory-hard hash, and low costs keep tests fast. */
+#define PW_ARGON2_M_MIN 64
+#define PW_ARGON2_M_MAX (1024 * 1024)
+#define PW_ARGON2_T_MAX 16
+#define PW_ARGON2_P_MAX 16
 
 static const char *const acctsys_kinds[] = {
 	"workforce", "partner", "customer", "service", NULL,
@@ -230,12 +237,16 @@ policy_normalize(json_t **out, json_t *in)
 {
 	int64_t min_len = 12, max_len = PW_LENGTH_MAX, history = 0;
 	int64_t max_age = 0, lockout = 10;
+	int64_t a2_m = 19456, a2_t = 2, a2_p = 1;	/* OWASP's minimum */
 	zt_json_field f[] = {
 		{ "min_length", ZT_J_INT, false, &min_len, NULL },
 		{ "max_length", ZT_J_INT, false, &max_len, NULL },
 		{ "history", ZT_J_INT, false, &history, NULL },
 		{ "max_age_days", ZT_J_INT, false, &max_age, NULL },
 		{ "lockout_threshold", ZT_J_INT, false, &lockout, NULL },
+		{ "argon2_memory_kib", ZT_J_INT, false, &a2_m, NULL },
+		{ "argon2_iterations", ZT_J_INT, false, &a2_t, NULL },
+		{ "argon2_parallelism", ZT_J_INT, false, &a2_p, NULL },
 	};
 	char msg[256];
 	int err;
@@ -251,14 +262,24 @@ policy_normalize(json_t **out, json_t *in)
 	    (err = pw_range("max_age_days", max_age, 0,
 	    PW_AGE_DAYS_MAX)) < 0 ||
 	    (err = pw_range("lockout_threshold", lockout, 0,
-	    PW_LOCKOUT_MAX)) < 0)
+	    PW_LOCKOUT_MAX)) < 0 ||
+	    (err = pw_range("argon2_parallelism", a2_p, 1,
+	    PW_ARGON2_P_MAX)) < 0 ||
+	    (err = pw_range("argon2_memory_kib", a2_m,
+	    a2_p * 8 > PW_ARGON2_M_MIN ? a2_p * 8 : PW_ARGON2_M_MIN,
+	    PW_ARGON2_M_MAX)) < 0 ||
+	    (err = pw_range("argon2_iterations", a2_t, 1,
+	    PW_ARGON2_T_MAX)) < 0)
 		return err;
-	*out = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	*out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "min_length", (json_int_t)min_len,
 	    "max_length", (json_int_t)max_len,
 	    "history", (json_int_t)history,
 	    "max_age_days", (json_int_t)max_age,
-	    "lockout_threshold", (json_int_t)lockout);
+	    "lockout_threshold", (json_int_t)lockout,
+	    "argon2_memory_kib", (json_int_t)a2_m,
+	    "argon2_iterations", (json_int_t)a2_t,
+	    "argon2_parallelism", (json_int_t)a2_p);
 	return ZT_OK;
 }
 

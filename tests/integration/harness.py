@@ -195,15 +195,17 @@ class Workspace:
                 tuples=True).strip())
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    def run_cli(self, *args, env=None, timeout=60):
+    def run_cli(self, *args, env=None, timeout=60, stdin_text=None):
         """Runs `ztiam ARGS...` and returns the CompletedProcess.  No
-        ZTIAM_ variable of the caller's leaks in; `env` adds some."""
+        ZTIAM_ variable of the caller's leaks in; `env` adds some;
+        `stdin_text` is piped to its standard input."""
         e = {k: v for k, v in os.environ.items()
              if not k.startswith("ZTIAM_")}
         e.update(env or {})
         out = subprocess.run([ztiam_bin()] + list(args), env=e,
                              capture_output=True, text=True,
-                             timeout=timeout, cwd=self.dir)
+                             timeout=timeout, cwd=self.dir,
+                             input=stdin_text)
         m = SANITIZER_RE.search(out.stderr)
         if m:
             raise AssertionError("ztiam %s: %s" % (" ".join(args),

@@ -386,7 +386,9 @@ class AccountSystemTest(IdentityCase):
         self.assertTrue(doc["mfa_required"])
         self.assertEqual(doc["password_policy"], {
             "min_length": 16, "max_length": 1024, "history": 0,
-            "max_age_days": 0, "lockout_threshold": 10})
+            "max_age_days": 0, "lockout_threshold": 10,
+            "argon2_memory_kib": 19456, "argon2_iterations": 2,
+            "argon2_parallelism": 1})
         self.assertEqual(t.get("account-systems", doc["id"]), doc)
 
     def test_password_policy_out_of_range_or_unknown_is_400(self):
