@@ -47,6 +47,10 @@ setup(void **state)
 	    "DROP TABLE IF EXISTS audit_head;"
 	    "DROP TABLE IF EXISTS api_tokens;"
 	    "DROP TABLE IF EXISTS system_state;"
+	    "DROP TABLE IF EXISTS account_passwords;"
+	    "DROP TABLE IF EXISTS account_totp;"
+	    "DROP TABLE IF EXISTS account_recovery_codes;"
+	    "DROP TABLE IF EXISTS sessions;"
 	    "DROP TABLE IF EXISTS schema_migrations;");
 	if (zt_store_migrate(db, sets, ZT_ARRAY_LEN(sets)) < 0)
 		return -1;
