@@ -143,6 +143,39 @@ int zt_req_worker_index(const zt_req *req);
 void zt_req_set_user(zt_req *req, void *user);
 void *zt_req_user(const zt_req *req);
 
+/* ---- deferred replies --------------------------------------------------- */
+
+/*
+ * A handler that cannot answer yet (the OAuth provider waits for a group
+ * commit of audit records) defers its request: zt_req_defer() moves it to
+ * the heap and the handler returns without replying.  Code running later
+ * on the same worker thread answers the returned request with the usual
+ * zt_reply_* calls; the reply frees it, so it must not be touched after.
+ * Headers, body, path, params and id stay readable; the connection may
+ * be gone (the peer closed), so zt_req_peer_cert() is NULL and
+ * zt_req_is_tls() false, and the reply then goes nowhere.  A deferred
+ * request counts as in flight for the graceful stop.  NULL when out of
+ * memory or already answered: then reply at once.
+ */
+zt_req *zt_req_defer(zt_req *req);
+
+/* A callback to run once, later, on the worker's loop (see zt_http_later).
+ * Zero it before first use; it belongs to the caller. */
+typedef struct zt_later {
+	void (*fn)(void *arg);
+	void *arg;
+	struct zt_later *next;	/* private */
+	bool queued;		/* private */
+} zt_later;
+
+/*
+ * Queues `l` to run on the worker serving `req`, after the events that
+ * are ready now (so after every request of the current burst has been
+ * dispatched), and at the latest before the worker stops.  Queuing an `l`
+ * that is already queued does nothing.  `l` must outlive its run.
+ */
+void zt_http_later(zt_req *req, zt_later *l);
+
 /* ---- replies: exactly one per request ----------------------------------- */
 
 void zt_reply_header(zt_req *req, const char *name, const char *value);

@@ -98,6 +98,8 @@ struct zt_worker {
 	const struct timeval *deadline_tv; /* common timeout: O(1) re-arm */
 	int busy;			/* dispatched, not yet flushed */
 	bool draining;
+	struct zt_later *later;		/* zt_http_later queue */
+	struct event *later_ev;		/* runs it */
 
 	char rid_prefix[16];		/* random, per worker */
 	uint64_t rid_seq;
@@ -148,6 +150,7 @@ struct zt_req {
 	bool query_parsed;
 	bool query_bad;		/* the query string did not parse */
 	bool replied;
+	bool deferred;			/* on the heap: see zt_req_defer */
 	int status;
 	size_t bytes;			/* body bytes of the reply */
 	const char *body;		/* pulled-up input, NUL-terminated */
@@ -174,6 +177,9 @@ void conn_listener_update(struct zt_worker *w);
 /* request.c */
 void req_dispatch(struct evhttp_request *ev, void *arg);
 void req_new_id(struct zt_worker *w, char *out);
+void req_deferred_done(zt_req *req);
+void later_run(struct zt_worker *w);
+void later_fini(struct zt_worker *w);
 
 /* reply.c */
 const char *http_status_title(int status);

@@ -149,6 +149,8 @@ zt_reply(zt_req *req, int status, const char *content_type,
 	req->replied = true;
 	req->status = status;
 	req->bytes = len;
+	if (req->deferred)
+		req_deferred_done(req);
 }
 
 /* Serializes and sends `doc` (taken) as `ct`. */

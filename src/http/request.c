@@ -365,6 +365,11 @@ req_dispatch(struct evhttp_request *ev, void *arg)
 	req_begin(&req, arg, ev);
 	if (req_transport_ok(&req) && req_path(&req) && req_match(&req))
 		req_run(&req);
+	if (req.deferred) {
+		/* The heap copy answers, counts and logs it later. */
+		zt_log_set_request_id(NULL);
+		return;
+	}
 	if (!req.replied) {
 		log_error("handler returned without a reply",
 		    ZS("route", req.route >= 0 ?
@@ -372,6 +377,98 @@ req_dispatch(struct evhttp_request *ev, void *arg)
 		zt_reply_problem(&req, 500, "internal", "internal error");
 	}
 	req_end(&req);
+}
+
+/* ---- deferred replies --------------------------------------------------- */
+
+zt_req *
+zt_req_defer(zt_req *req)
+{
+	zt_req *d;
+
+	if (req->replied || req->deferred || req->ev == NULL)
+		return NULL;
+	if ((d = malloc(sizeof(*d))) == NULL)
+		return NULL;
+	*d = *req;
+	if (req->path == req->pathbuf)
+		d->path = d->pathbuf;
+	/* The parsed query list's head points into `req`: drop it, and let
+	 * the copy parse again if asked. */
+	if (req->query_parsed) {
+		evhttp_clear_headers(&req->query);
+		d->query_parsed = false;
+		d->query_bad = false;
+	}
+	/* The connection may close before the reply (libevent then detaches
+	 * the request from it); nothing of it is used after this. */
+	d->bev = NULL;
+	d->conn = NULL;
+	d->deferred = true;
+	/* What the stack copy owned (params, a long path) is the heap
+	 * copy's now. */
+	req->deferred = true;
+	req->m.nparams = 0;
+	req->path = req->pathbuf;
+	req->query_parsed = false;
+	return d;
+}
+
+/* Called by zt_reply once a deferred request is answered. */
+void
+req_deferred_done(zt_req *req)
+{
+	req_end(req);
+	free(req);
+}
+
+static void
+later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	later_run(arg);
+}
+
+void
+later_run(struct zt_worker *w)
+{
+	zt_later *l;
+
+	while ((l = w->later) != NULL) {
+		w->later = l->next;
+		l->next = NULL;
+		l->queued = false;
+		l->fn(l->arg);
+	}
+}
+
+void
+later_fini(struct zt_worker *w)
+{
+	later_run(w);
+	if (w->later_ev != NULL)
+		event_free(w->later_ev);
+	w->later_ev = NULL;
+}
+
+void
+zt_http_later(zt_req *req, zt_later *l)
+{
+	struct zt_worker *w = req->w;
+
+	if (l->queued)
+		return;
+	if (w->later_ev == NULL &&
+	    (w->later_ev = event_new(w->base, -1, 0, later_cb, w)) == NULL) {
+		/* Out of memory: run it now rather than never. */
+		l->fn(l->arg);
+		return;
+	}
+	l->queued = true;
+	l->next = w->later;
+	w->later = l;
+	/* An event made active now runs after those already active in this
+	 * turn of the loop: the requests read in the same burst. */
+	event_active(w->later_ev, 0, 0);
 }
 
 /* ---- accessors --------------------------------------------------------- */

@@ -271,6 +271,8 @@ finish_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct zt_worker *w = arg;
 
+	/* Deferred requests are answered while their connections live. */
+	later_run(w);
 	if (w->http != NULL) {
 		/* Closes every connection left; their close callbacks run. */
 		evhttp_free(w->http);
@@ -418,6 +420,7 @@ worker_bind(struct zt_worker *w)
 static void
 worker_teardown(struct zt_worker *w)
 {
+	later_fini(w);
 	if (w->http != NULL) {
 		evhttp_free(w->http);
 		w->http = NULL;
