@@ -1,0 +1,394 @@
+/*
+ * The OAuth 2.0 / OpenID Connect endpoints of each issuer,
+ * <public-url>/t/{tenant}/{system}: discovery, RFC 8414 metadata, JWKS,
+ * token, introspection and revocation.
+ *
+ * These routes are public: clients authenticate themselves at the token,
+ * introspection and revocation endpoints (oidc/clientauth.c), never with
+ * a ztiam API token.  Bodies are application/x-www-form-urlencoded; a
+ * JSON body is refused with invalid_request.  Errors at those endpoints
+ * are RFC 6749 5.2 JSON ({"error", "error_description"}), never problem
+ * documents, and no answer there may be cached.  An unknown issuer is a
+ * 404 problem document, as any unknown path is.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_int.h"
+#include "base/base.h"
+#include "oidc/oidc.h"
+
+/* Discovery documents change only with a release; keys rotate with a
+ * propagation delay of minutes, so a minute's caching of the JWKS is
+ * safe and saves relying parties most of their fetches. */
+#define META_CACHE "public, max-age=300"
+#define JWKS_CACHE "public, max-age=60"
+
+/* The public base URL without a trailing slash. */
+static void
+base_url(char *out, size_t size, zt_req *req)
+{
+	zt_app *app = zt_req_app(req);
+	const char *u = app->public_url ? app->public_url : "http://localhost";
+	size_t n = strlen(u);
+
+	while (n > 0 && u[n - 1] == '/')
+		n--;
+	snprintf(out, size, "%.*s", (int)n, u);
+}
+
+/* Finds the issuer of the path; replies 404 (or 500) when there is none. */
+static bool
+issuer_of(zt_issuer *iss, zt_req *req)
+{
+	char base[ZT_PUBLIC_URL_MAX + 1];
+	int err;
+
+	base_url(base, sizeof(base), req);
+	err = zt_issuer_find(iss, api_db(req), base,
+	    zt_req_param(req, "tenant"), zt_req_param(req, "system"));
+	if (err == ZT_ENOTFOUND)
+		zt_reply_problem(req, 404, "not_found", "no such issuer");
+	else if (err < 0)
+		zt_reply_error(req, err);
+	return err == ZT_OK;
+}
+
+static void
+reply_cached(zt_req *req, const char *cache, int err, json_t *doc)
+{
+	if (err < 0) {
+		zt_reply_error(req, err);
+		return;
+	}
+	zt_reply_header(req, "Cache-Control", cache);
+	zt_reply_json(req, 200, doc);
+}
+
+static void
+discovery(zt_req *req, bool openid)
+{
+	json_t *doc = NULL;
+	zt_issuer iss;
+	int err;
+
+	if (!issuer_of(&iss, req))
+		return;
+	err = zt_issuer_metadata(&doc, &iss, openid);
+	reply_cached(req, META_CACHE, err, doc);
+}
+
+static void
+openid_configuration(zt_req *req)
+{
+	discovery(req, true);
+}
+
+static void
+oauth_metadata(zt_req *req)
+{
+	discovery(req, false);
+}
+
+static void
+jwks(zt_req *req)
+{
+	zt_app *app = zt_req_app(req);
+	json_t *doc = NULL;
+	zt_issuer iss;
+	int err;
+
+	if (!issuer_of(&iss, req))
+		return;
+	err = zt_issuer_jwks(&doc, api_db(req), app->master_key, &iss);
+	reply_cached(req, JWKS_CACHE, err, doc);
+}
+
+/* ---- the POST endpoints ------------------------------------------------ */
+
+static void
+no_store(zt_req *req)
+{
+	zt_reply_header(req, "Cache-Control", "no-store");
+	zt_reply_header(req, "Pragma", "no-cache");
+}
+
+static void
+reply_oauth_error(zt_req *req, const zt_oauth_error *e, const char *realm)
+{
+	char challenge[ZT_ISSUER_URL_MAX + 32];
+
+	no_store(req);
+	if (e->challenge) {
+		snprintf(challenge, sizeof(challenge), "Basic realm=\"%s\"",
+		    realm);
+		zt_reply_header(req, "WWW-Authenticate", challenge);
+	}
+	zt_reply_json(req, e->status, json_pack("{s:s, s:s}", "error",
+	    e->error, "error_description", e->description));
+}
+
+static bool
+form_content_type(const char *ct)
+{
+	static const char want[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL || strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+typedef int (*oauth_fn)(json_t **out, const zt_oauth_req *r,
+    const zt_form *f, zt_oauth_error *e);
+
+/*
+ * Group commit of issued tokens' audit records.  Every token is audited
+ * durably before its answer; one transaction (and, on SQLite, one sync)
+ * per token caps issuance at the disk's sync rate.  So the token handler
+ * mints, queues the answer with its audit record on this worker, and
+ * defers the request (zt_req_defer); once the loop has dispatched every
+ * request of the current burst, batch_flush appends all the queued
+ * records in one transaction, commits, and only then answers each
+ * request, or answers all of them server_error when the commit failed
+ * (no token leaves unaudited).  BATCH_MAX bounds a batch: a full queue
+ * is flushed at once.
+ */
+#define BATCH_MAX 128
+
+struct pending {
+	zt_req *req;		/* deferred */
+	json_t *doc;		/* the answer, with the token */
+	zt_oauth_audit audit;
+	char realm[ZT_ISSUER_URL_MAX + 1];
+};
+
+struct batch {
+	zt_later later;
+	zt_db *db;
+	size_t n;
+	struct pending item[BATCH_MAX];
+};
+
+static _Thread_local struct batch *batch;
+
+static void reply_oauth_error(zt_req *req, const zt_oauth_error *e,
+    const char *realm);
+static void no_store(zt_req *req);
+
+static void
+batch_flush(void *arg)
+{
+	struct batch *b = arg;
+	zt_oauth_audit *ptr[BATCH_MAX];
+	zt_oauth_error e = { 0 };
+	size_t i, n = b->n;
+	int err;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+		ptr[i] = &b->item[i].audit;
+	if ((err = zt_oauth_audit_commit(b->db, ptr, n)) < 0) {
+		log_error("issued tokens could not be audited; none is "
+		    "handed out", ZI("tokens", (long long)n),
+		    ZS("error", zt_error_msg()));
+		zt_oauth_fail(&e, 500, "server_error", "the token could not "
+		    "be issued");
+	}
+	b->n = 0;
+	for (i = 0; i < n; i++) {
+		struct pending *p = &b->item[i];
+
+		zt_log_set_request_id(zt_req_id(p->req));
+		if (err < 0) {
+			json_decref(p->doc);
+			reply_oauth_error(p->req, &e, p->realm);
+		} else {
+			no_store(p->req);
+			zt_reply_json(p->req, 200, p->doc);
+		}
+		zt_oauth_audit_clear(&p->audit);
+		zt_log_set_request_id(NULL);
+	}
+}
+
+/*
+ * Queues the answer `doc` of `req` until its audit record `a` is
+ * committed.  Returns false (having taken nothing) when the request
+ * cannot be deferred: the caller commits and answers at once.
+ */
+static bool
+batch_add(zt_req *req, json_t *doc, zt_oauth_audit *a, const char *realm)
+{
+	struct pending *p;
+	zt_req *d;
+
+	if (batch == NULL && (batch = calloc(1, sizeof(*batch))) == NULL)
+		return false;
+	if (batch->n == BATCH_MAX)
+		batch_flush(batch);
+	if ((d = zt_req_defer(req)) == NULL)
+		return false;
+	batch->db = api_db(d);
+	batch->later.fn = batch_flush;
+	batch->later.arg = batch;
+	p = &batch->item[batch->n++];
+	p->req = d;
+	p->doc = doc;
+	p->audit = *a;
+	snprintf(p->realm, sizeof(p->realm), "%s", realm);
+	zt_http_later(d, &batch->later);
+	return true;
+}
+
+/* Answers with `doc` once its audit record `a` is committed: in a group
+ * commit when the request can be deferred, else alone, now. */
+static void
+reply_issued(zt_req *req, json_t *doc, zt_oauth_audit *a, const char *realm)
+{
+	zt_oauth_audit *ap = a;
+	zt_oauth_error e = { 0 };
+
+	if (batch_add(req, doc, a, realm))
+		return;
+	if (zt_oauth_audit_commit(api_db(req), &ap, 1) < 0) {
+		json_decref(doc);
+		zt_oauth_audit_clear(a);
+		zt_oauth_fail(&e, 500, "server_error", "the token could not "
+		    "be issued");
+		reply_oauth_error(req, &e, realm);
+		return;
+	}
+	zt_oauth_audit_clear(a);
+	no_store(req);
+	zt_reply_json(req, 200, doc);
+}
+
+void
+api_oauth_worker_done(void)
+{
+	free(batch);
+	batch = NULL;
+}
+
+/*
+ * The shape every POST endpoint shares: find the issuer, read the form,
+ * fill in the request, call `fn`, reply its document (or 200 with no body
+ * when it gives none) or its OAuth error.
+ */
+static void
+oauth_post(zt_req *req, const char *name, oauth_fn fn, bool issues)
+{
+	char url[ZT_ISSUER_URL_MAX + 32];
+	zt_app *app = zt_req_app(req);
+	zt_oauth_error e = { 0 };
+	zt_oauth_audit audit = { .record = NULL };
+	json_t *doc = NULL;
+	const char *body;
+	zt_issuer iss;
+	zt_form f;
+	size_t len;
+
+	if (!issuer_of(&iss, req))
+		return;
+	if (!form_content_type(zt_req_header(req, "Content-Type"))) {
+		zt_oauth_fail(&e, 400, "invalid_request", "the body must be "
+		    "application/x-www-form-urlencoded");
+		reply_oauth_error(req, &e, iss.url);
+		return;
+	}
+	body = zt_req_body(req, &len);
+	if (zt_form_parse(&f, body, len) < 0) {
+		zt_oauth_fail(&e, 400, "invalid_request", "%s",
+		    zt_error_msg());
+		reply_oauth_error(req, &e, iss.url);
+		return;
+	}
+	snprintf(url, sizeof(url), "%s/%s", iss.url, name);
+	zt_oauth_req r = {
+		.db = api_db(req), .mk = app->master_key, .iss = &iss,
+		.endpoint = url, .method = "POST",
+		.authorization = zt_req_header(req, "Authorization"),
+		.dpop = zt_req_header(req, "DPoP"),
+		.request_id = zt_req_id(req),
+		.defer_audit = issues ? &audit : NULL,
+	};
+	if (fn(&doc, &r, &f, &e) < 0) {
+		if (e.status >= 500)
+			log_warn("oauth endpoint failed", ZS("endpoint", name),
+			    ZS("error", e.error), ZS("why", zt_error_msg()));
+		zt_oauth_audit_clear(&audit);
+		reply_oauth_error(req, &e, iss.url);
+	} else if (audit.record != NULL) {
+		reply_issued(req, doc, &audit, iss.url);
+	} else {
+		no_store(req);
+		if (doc != NULL)
+			zt_reply_json(req, 200, doc);
+		else
+			zt_reply(req, 200, NULL, NULL, 0);
+	}
+	zt_form_free(&f);
+}
+
+static void
+token(zt_req *req)
+{
+	oauth_post(req, "token", zt_oauth_token, true);
+}
+
+static void
+introspect(zt_req *req)
+{
+	oauth_post(req, "introspect", zt_oauth_introspect, false);
+}
+
+static int
+revoke_fn(json_t **out, const zt_oauth_req *r, const zt_form *f,
+    zt_oauth_error *e)
+{
+	*out = NULL;
+	return zt_oauth_revoke(r, f, e);
+}
+
+static void
+revoke(zt_req *req)
+{
+	oauth_post(req, "revoke", revoke_fn, false);
+}
+
+int
+api_oauth_routes(zt_http *srv)
+{
+	static const struct {
+		unsigned methods;
+		const char *pattern;
+		zt_handler fn;
+		const char *name;
+	} routes[] = {
+#define I "/t/{tenant}/{system}"
+		{ ZT_GET, I "/.well-known/openid-configuration",
+		  openid_configuration, "oauth.discovery" },
+		{ ZT_GET, "/.well-known/oauth-authorization-server" I,
+		  oauth_metadata, "oauth.metadata" },
+		{ ZT_GET, I "/jwks", jwks, "oauth.jwks" },
+		{ ZT_POST, I "/token", token, "oauth.token" },
+		{ ZT_POST, I "/introspect", introspect, "oauth.introspect" },
+		{ ZT_POST, I "/revoke", revoke, "oauth.revoke" },
+#undef I
+	};
+	size_t i;
+	int err;
+
+	for (i = 0; i < ZT_ARRAY_LEN(routes); i++)
+		if ((err = zt_http_route(srv, routes[i].methods,
+		    routes[i].pattern, routes[i].fn, routes[i].name,
+		    ZT_ROUTE_PUBLIC)) < 0)
+			return err;
+	return ZT_OK;
+}

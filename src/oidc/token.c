@@ -1,0 +1,719 @@
+/*
+ * token.c: access tokens and the token endpoint.
+ *
+ * Access tokens are JWTs as RFC 9068 has them: header typ "at+jwt", claims
+ * iss, sub, aud, exp, iat, nbf, jti, client_id and scope, plus cnf.jkt
+ * when DPoP binds the token (RFC 9449 6.1) and act after a token exchange
+ * (RFC 8693 4.1).  They are signed with the issuer's active key of the
+ * client's chosen algorithm (keys/, scope per zt_issuer_key_scope).
+ *
+ * zt_oauth_mint_access() signs and nothing else; zt_oauth_issue_access()
+ * also writes the "oauth.token" audit record and commits it, and is what
+ * every grant calls before a token leaves the server.  The authorization
+ * code, refresh and device grants will call it too.
+ *
+ * Verifying our own tokens (introspection, token exchange) needs the
+ * public keys of the issuer: each thread keeps the few it met, by kid,
+ * for VKEY_TTL_MS.  A kid is the key's RFC 7638 thumbprint, so a kid seen
+ * once names the same key for ever; the TTL only bounds how long a key
+ * that left the JWKS (all of whose tokens have expired) stays usable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "oidc/oidc.h"
+
+#define GT_CLIENT	"client_credentials"
+#define GT_EXCHANGE	"urn:ietf:params:oauth:grant-type:token-exchange"
+#define TT_ACCESS	"urn:ietf:params:oauth:token-type:access_token"
+/* RFC 8707 allows several resources; a token for more than a few
+ * services is a token for too many. */
+#define RESOURCES_MAX	8
+#define JTI_BYTES	16
+#define VKEY_SLOTS	16
+#define VKEY_TTL_MS	60000
+
+/* ---- minting --------------------------------------------------------- */
+
+static int
+claims_build(json_t **out, const zt_issuer *iss, const zt_access_spec *s,
+    int64_t now)
+{
+	char jti[2 * JTI_BYTES + 2];
+	const char *k;
+	json_t *c, *v;
+	int err;
+
+	if ((err = zt_random_id(jti, sizeof(jti), JTI_BYTES)) < 0)
+		return err;
+	c = json_pack("{s:s, s:s, s:O, s:I, s:I, s:I, s:s, s:s}",
+	    "iss", iss->url, "sub", s->sub, "aud", s->aud,
+	    "exp", (json_int_t)(now + s->lifetime_s), "iat", (json_int_t)now,
+	    "nbf", (json_int_t)now, "jti", jti, "client_id", s->client_id);
+	if (c == NULL)
+		return zt_error_set(ZT_ENOMEM, "out of memory");
+	if (s->scope != NULL && s->scope[0] != '\0')
+		json_object_set_new(c, "scope", json_string(s->scope));
+	if (s->jkt != NULL)
+		json_object_set_new(c, "cnf", json_pack("{s:s}", "jkt",
+		    s->jkt));
+	if (s->act != NULL)
+		json_object_set(c, "act", s->act);
+	/* Extra claims never replace the ones above. */
+	if (s->extra != NULL)
+		json_object_foreach(s->extra, k, v)
+			if (json_object_get(c, k) == NULL)
+				json_object_set(c, k, v);
+	*out = c;
+	return ZT_OK;
+}
+
+int
+zt_oauth_mint_access(zt_buf *token, json_t **claims, zt_db *db,
+    const zt_master_key *mk, const zt_issuer *iss, zt_jose_alg alg,
+    const zt_access_spec *s)
+{
+	zt_keys_policy pol = { .alg = alg };
+	char scope[ZT_KEYS_SCOPE_MAX + 1];
+	zt_jose_signer *signer;
+	json_t *c = NULL;
+	int err;
+
+	if (claims != NULL)
+		*claims = NULL;
+	zt_issuer_key_scope(scope, iss, alg);
+	if ((err = zt_keys_signer(&signer, db, mk, scope, &pol)) < 0 ||
+	    (err = claims_build(&c, iss, s, zt_now_ms() / 1000)) < 0 ||
+	    (err = zt_jose_sign_json(token, signer, "at+jwt", c)) < 0) {
+		json_decref(c);
+		return err;
+	}
+	if (claims != NULL)
+		*claims = c;
+	else
+		json_decref(c);
+	return ZT_OK;
+}
+
+/* The audit record of the token with claims `c`, into `a`. */
+static int
+audit_record(zt_oauth_audit *a, const zt_oauth_req *r,
+    const zt_access_spec *s, json_t *c)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->actor, sizeof(a->actor), "client:%s", s->client_id);
+	snprintf(a->tenant, sizeof(a->tenant), "%s", r->iss->tenant);
+	snprintf(a->request_id, sizeof(a->request_id), "%s",
+	    r->request_id ? r->request_id : "");
+	a->record = json_pack("{s:s, s:s, s:s, s:s?, s:O, s:O, s:O, s:b}",
+	    "issuer", r->iss->url, "client_id", s->client_id,
+	    "grant", s->grant ? s->grant : "", "scope", s->scope,
+	    "aud", json_object_get(c, "aud"), "jti", json_object_get(c, "jti"),
+	    "exp", json_object_get(c, "exp"), "dpop", s->jkt != NULL);
+	if (a->record == NULL)
+		return zt_error_set(ZT_ENOMEM, "out of memory");
+	json_object_set(a->record, "sub", json_object_get(c, "sub"));
+	return ZT_OK;
+}
+
+void
+zt_oauth_audit_clear(zt_oauth_audit *a)
+{
+	json_decref(a->record);
+	a->record = NULL;
+}
+
+int
+zt_oauth_audit_commit(zt_db *db, zt_oauth_audit *const *a, size_t n)
+{
+	zt_actor actor;
+	size_t i;
+	int err;
+
+	if ((err = zt_db_begin(db)) < 0)
+		return err;
+	for (i = 0; i < n && err == ZT_OK; i++) {
+		actor = (zt_actor){ a[i]->actor, a[i]->tenant,
+		    a[i]->request_id[0] ? a[i]->request_id : NULL };
+		err = zt_audit_append(db, &actor, &(zt_audit_entry){
+		    .action = "oauth.token", .tenant = a[i]->tenant,
+		    .target = a[i]->actor, .after = a[i]->record });
+	}
+	if (err == ZT_OK)
+		err = zt_db_commit(db);
+	if (err < 0)
+		(void)zt_db_rollback(db);
+	return err;
+}
+
+static int
+audit_token(const zt_oauth_req *r, const zt_access_spec *s, json_t *c)
+{
+	zt_oauth_audit a, *ap = &a;
+	int err;
+
+	if (r->defer_audit != NULL)
+		return audit_record(r->defer_audit, r, s, c);
+	if ((err = audit_record(&a, r, s, c)) < 0)
+		return err;
+	err = zt_oauth_audit_commit(r->db, &ap, 1);
+	zt_oauth_audit_clear(&a);
+	return err;
+}
+
+int
+zt_oauth_issue_access(zt_buf *token, json_t **claims, const zt_oauth_req *r,
+    zt_jose_alg alg, const zt_access_spec *s)
+{
+	json_t *c = NULL;
+	int err;
+
+	if ((err = zt_oauth_mint_access(token, &c, r->db, r->mk, r->iss, alg,
+	    s)) < 0)
+		return err;
+	if ((err = audit_token(r, s, c)) < 0) {
+		zt_buf_free(token);
+		json_decref(c);
+		return err;
+	}
+	if (claims != NULL)
+		*claims = c;
+	else
+		json_decref(c);
+	return ZT_OK;
+}
+
+/* ---- verifying our own tokens ------------------------------------------ */
+
+struct vkey {
+	char iss[ZT_ISSUER_URL_MAX + 1];
+	char kid[ZT_JOSE_KID_MAX + 1];
+	zt_jose_key *key;
+	unsigned alg;
+	int64_t at;
+};
+
+static _Thread_local struct vkey vkeys[VKEY_SLOTS];
+
+void
+zt_oauth_thread_done(void)
+{
+	int i;
+
+	for (i = 0; i < VKEY_SLOTS; i++) {
+		zt_jose_key_free(vkeys[i].key);
+		memset(&vkeys[i], 0, sizeof(vkeys[i]));
+	}
+	zt_issuer_thread_done();
+	zt_oauth_clients_thread_done();
+}
+
+/* The public key `kid` of the issuer, from the cache or its JWKS. */
+static int
+vkey_find(const zt_jose_key **key, unsigned *alg, zt_db *db,
+    const zt_issuer *iss, const char *kid)
+{
+	static const zt_jose_alg algs[] = {
+		ZT_JOSE_ES256, ZT_JOSE_RS256, ZT_JOSE_EDDSA,
+	};
+	char scope[ZT_KEYS_SCOPE_MAX + 1];
+	int64_t now = zt_now_ms();
+	struct vkey *v, *victim = &vkeys[0];
+	json_t *jwks, *k;
+	zt_jose_alg a;
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < VKEY_SLOTS; i++) {
+		v = &vkeys[i];
+		if (v->key != NULL && now - v->at < VKEY_TTL_MS &&
+		    strcmp(v->kid, kid) == 0 && strcmp(v->iss, iss->url) == 0) {
+			*key = v->key;
+			*alg = v->alg;
+			return ZT_OK;
+		}
+		if (v->at < victim->at)
+			victim = v;
+	}
+	for (i = 0; i < ZT_ARRAY_LEN(algs); i++) {
+		zt_issuer_key_scope(scope, iss, algs[i]);
+		if ((err = zt_keys_jwks(db, scope, &jwks)) < 0)
+			return err;
+		json_array_foreach(json_object_get(jwks, "keys"), j, k) {
+			if (strcmp(json_string_value(json_object_get(k, "kid")),
+			    kid) != 0 || zt_jose_alg_parse(json_string_value(
+			    json_object_get(k, "alg")), &a) < 0)
+				continue;
+			zt_jose_key_free(victim->key);
+			memset(victim, 0, sizeof(*victim));
+			if ((err = zt_jose_key_from_jwk(&victim->key, k)) < 0) {
+				json_decref(jwks);
+				return err;
+			}
+			snprintf(victim->iss, sizeof(victim->iss), "%s",
+			    iss->url);
+			snprintf(victim->kid, sizeof(victim->kid), "%s", kid);
+			victim->alg = a;
+			victim->at = now;
+			json_decref(jwks);
+			*key = victim->key;
+			*alg = a;
+			return ZT_OK;
+		}
+		json_decref(jwks);
+	}
+	return zt_error_set(ZT_EFORBIDDEN, "the token's key is not one of "
+	    "this issuer's");
+}
+
+static int
+revoked(zt_db *db, const zt_issuer *iss, const char *jti)
+{
+	zt_stmt *st;
+	int err;
+
+	if ((err = zt_db_prepare(&st, db, "SELECT 1 FROM oauth_revoked"
+	    " WHERE tenant = $1 AND jti = $2")) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, iss->tenant);
+	zt_stmt_bind_text(st, 2, jti);
+	err = zt_stmt_step(st);
+	zt_stmt_reset(st);
+	if (err == ZT_ROW)
+		return zt_error_set(ZT_EFORBIDDEN, "the token was revoked");
+	return err == ZT_DONE ? ZT_OK : err;
+}
+
+int
+zt_oauth_verify_access(json_t **claims, zt_db *db, const zt_issuer *iss,
+    const char *token, int64_t now)
+{
+	zt_jwt_expect x = {
+		.iss = iss->url, .typ = "at+jwt", .now = now,
+		.require_exp = true,
+	};
+	const zt_jose_key *key = NULL;
+	const char *jti;
+	json_t *c = NULL;
+	unsigned alg = 0;
+	zt_jws jws;
+	int err;
+
+	*claims = NULL;
+	if (zt_jws_parse(&jws, token, strlen(token)) < 0)
+		return zt_error_set(ZT_EFORBIDDEN, "not a token of ours");
+	if (jws.kid[0] == '\0')
+		err = zt_error_set(ZT_EFORBIDDEN, "the token names no key");
+	else if ((err = vkey_find(&key, &alg, db, iss, jws.kid)) == ZT_OK &&
+	    (err = zt_jws_verify(&jws, key, alg)) == ZT_OK &&
+	    (err = zt_jwt_check(&jws, &x, &c)) == ZT_OK) {
+		jti = json_string_value(json_object_get(c, "jti"));
+		if (jti == NULL || !json_is_string(json_object_get(c,
+		    "client_id")) || !json_is_string(json_object_get(c, "sub")))
+			err = zt_error_set(ZT_EFORBIDDEN, "the token lacks "
+			    "claims an access token of ours has");
+		else
+			err = revoked(db, iss, jti);
+	}
+	zt_jws_free(&jws);
+	if (err < 0) {
+		json_decref(c);
+		return err;
+	}
+	*claims = c;
+	return ZT_OK;
+}
+
+/* ---- scopes and audiences ---------------------------------------------- */
+
+/* True when every space-separated token of `want` is one of `have`. */
+static bool
+scope_subset(const char *want, const char *have)
+{
+	const char *w = want, *h, *end;
+	size_t n;
+
+	while (*w != '\0') {
+		n = strcspn(w, " ");
+		for (h = have; *h != '\0'; h = *end ? end + 1 : end) {
+			end = h + strcspn(h, " ");
+			if ((size_t)(end - h) == n && strncmp(h, w, n) == 0)
+				break;
+		}
+		if (*h == '\0')
+			return false;
+		w += n;
+		if (*w == ' ')
+			w++;
+	}
+	return true;
+}
+
+/* RFC 6749 3.3 scope syntax. */
+static bool
+scope_syntax_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > ZT_CLIENT_SCOPE_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ' ' ? (i == 0 || i + 1 == n || s[i + 1] == ' ') :
+		    (c < 0x21 || c > 0x7e || c == '"' || c == '\\'))
+			return false;
+	}
+	return true;
+}
+
+/* RFC 8707 2: an absolute URI without a fragment. */
+static bool
+resource_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > ZT_CLIENT_URI_MAX || strchr(s, '#') != NULL)
+		return false;
+	for (i = 0; i < n && s[i] != ':'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
+		    s[i] <= 'Z') || (i > 0 && ((s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '+' || s[i] == '-' || s[i] == '.'))))
+			return false;
+	if (i == 0 || i == n || s[i + 1] == '\0')
+		return false;
+	for (; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * The audience asked for: every `resource` (absolute URIs) and, when
+ * `audience_ok`, every `audience` (RFC 8693: any string).  *out is NULL
+ * when none was asked for, a string for one, an array for several.
+ */
+static int
+audience_read(json_t **out, const zt_form *f, bool audience_ok,
+    zt_oauth_error *e)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	*out = NULL;
+	if (list == NULL)
+		return zt_oauth_fail(e, 500, "server_error", "out of memory");
+	for (i = 0; i < f->n; i++) {
+		const char *name = f->p[i].name, *v = f->p[i].value;
+		bool is_res = strcmp(name, "resource") == 0;
+
+		if (!is_res && !(audience_ok && strcmp(name, "audience") == 0))
+			continue;
+		if (v[0] == '\0')
+			continue;
+		if ((is_res && !resource_ok(v)) || strlen(v) > ZT_CLIENT_URI_MAX) {
+			json_decref(list);
+			return zt_oauth_fail(e, 400, "invalid_target", "a "
+			    "resource is an absolute URI without a fragment");
+		}
+		if (json_array_size(list) == RESOURCES_MAX) {
+			json_decref(list);
+			return zt_oauth_fail(e, 400, "invalid_target", "at "
+			    "most %d resources and audiences", RESOURCES_MAX);
+		}
+		json_array_append_new(list, json_string(v));
+	}
+	if (json_array_size(list) == 0)
+		json_decref(list);
+	else if (json_array_size(list) == 1) {
+		*out = json_incref(json_array_get(list, 0));
+		json_decref(list);
+	} else
+		*out = list;
+	return ZT_OK;
+}
+
+static bool
+has_grant(json_t *meta, const char *grant)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(meta, "grant_types"), i, v)
+		if (strcmp(json_string_value(v), grant) == 0)
+			return true;
+	return false;
+}
+
+static zt_jose_alg
+client_alg(json_t *meta)
+{
+	zt_jose_alg a;
+
+	if (zt_jose_alg_parse(json_string_value(json_object_get(meta,
+	    "id_token_signed_response_alg")), &a) < 0)
+		a = ZT_JOSE_ES256;
+	return a;
+}
+
+/* ---- the grants ------------------------------------------------------- */
+
+/* What a grant decided, for issue_reply(). */
+struct grant_out {
+	zt_access_spec spec;
+	json_t *aud;		/* owned */
+	json_t *act;		/* owned */
+	char *scope;		/* owned */
+	char *sub;		/* owned */
+	bool exchange;
+};
+
+static void
+grant_out_free(struct grant_out *g)
+{
+	json_decref(g->aud);
+	json_decref(g->act);
+	free(g->scope);
+	free(g->sub);
+}
+
+static int
+grant_client_credentials(struct grant_out *g, const zt_oauth_client *c,
+    const zt_form *f, zt_oauth_error *e)
+{
+	const char *registered = json_string_value(json_object_get(c->meta,
+	    "scope"));
+	const char *want = zt_form_get(f, "scope");
+	int err;
+
+	if (want != NULL && !scope_syntax_ok(want))
+		return zt_oauth_fail(e, 400, "invalid_scope", "scope is "
+		    "space-separated scope tokens");
+	if (want != NULL && !scope_subset(want, registered))
+		return zt_oauth_fail(e, 400, "invalid_scope", "the client may "
+		    "ask for these scopes only: %.150s", registered);
+	if ((err = audience_read(&g->aud, f, false, e)) < 0)
+		return err;
+	g->scope = strdup(want ? want : registered);
+	g->sub = strdup(c->id);
+	if (g->scope == NULL || g->sub == NULL)
+		return zt_oauth_fail(e, 500, "server_error", "out of memory");
+	g->spec.sub = g->sub;
+	g->spec.grant = GT_CLIENT;
+	return ZT_OK;
+}
+
+/* The new token's actor: this client, acting on behalf of any actor the
+ * subject token already names (RFC 8693 4.1 nests them). */
+static json_t *
+actor_claim(const char *client_id, json_t *subject)
+{
+	json_t *act = json_pack("{s:s}", "sub", client_id);
+	json_t *prior = json_object_get(subject, "act");
+
+	if (act != NULL && json_is_object(prior))
+		json_object_set(act, "act", prior);
+	return act;
+}
+
+static bool
+aud_names(json_t *aud, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), s) == 0;
+	json_array_foreach(aud, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Token exchange (RFC 8693) of an access token this issuer issued.  The
+ * subject token must have been issued to this client or name it in its
+ * audience (it was given to this service); the new token keeps its
+ * subject, names this client as actor, asks for no scope beyond the
+ * subject token's, and lives no longer than it.
+ */
+static int
+grant_exchange(struct grant_out *g, const zt_oauth_client *c,
+    const zt_oauth_req *r, const zt_form *f, const char *jkt,
+    zt_oauth_error *e)
+{
+	const char *st = zt_form_get(f, "subject_token");
+	const char *stt = zt_form_get(f, "subject_token_type");
+	const char *rtt = zt_form_get(f, "requested_token_type");
+	const char *want = zt_form_get(f, "scope"), *have, *bound;
+	int64_t now = r->now ? r->now : zt_now_ms() / 1000, left;
+	json_t *s = NULL;
+	int err;
+
+	if (st == NULL || stt == NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "subject_token "
+		    "and subject_token_type are required");
+	if (strcmp(stt, TT_ACCESS) != 0)
+		return zt_oauth_fail(e, 400, "invalid_request", "only access "
+		    "tokens of this issuer can be exchanged");
+	if (rtt != NULL && strcmp(rtt, TT_ACCESS) != 0)
+		return zt_oauth_fail(e, 400, "invalid_request", "only access "
+		    "tokens can be requested");
+	if (zt_form_get(f, "actor_token") != NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "actor_token is "
+		    "not supported; the authenticated client is the actor");
+	if (strlen(st) > ZT_JWS_MAX ||
+	    zt_oauth_verify_access(&s, r->db, r->iss, st, now) < 0)
+		return zt_oauth_fail(e, 400, "invalid_request", "the "
+		    "subject_token is not a current access token of this "
+		    "issuer");
+	if (strcmp(json_string_value(json_object_get(s, "client_id")),
+	    c->id) != 0 && !aud_names(json_object_get(s, "aud"), c->id)) {
+		err = zt_oauth_fail(e, 400, "invalid_request", "the "
+		    "subject_token was neither issued to this client nor "
+		    "meant for it");
+		goto out;
+	}
+	/* A DPoP-bound subject token is only exchanged with a proof of its
+	 * key: holding the token alone proves nothing. */
+	bound = json_string_value(json_object_get(json_object_get(s, "cnf"),
+	    "jkt"));
+	if (bound != NULL && (jkt == NULL || strcmp(bound, jkt) != 0)) {
+		err = zt_oauth_fail(e, 400, "invalid_request", "the "
+		    "subject_token is DPoP-bound: send a DPoP proof of its "
+		    "key");
+		goto out;
+	}
+	have = json_string_value(json_object_get(s, "scope"));
+	if (want != NULL && (!scope_syntax_ok(want) || have == NULL ||
+	    !scope_subset(want, have))) {
+		err = zt_oauth_fail(e, 400, "invalid_scope", "the scope may "
+		    "only narrow the subject token's");
+		goto out;
+	}
+	if ((err = audience_read(&g->aud, f, true, e)) < 0)
+		goto out;
+	if (g->aud == NULL)
+		g->aud = json_incref(json_object_get(s, "aud"));
+	g->scope = (want || have) ? strdup(want ? want : have) : NULL;
+	g->sub = strdup(json_string_value(json_object_get(s, "sub")));
+	g->act = actor_claim(c->id, s);
+	if (g->sub == NULL || g->act == NULL || ((want || have) &&
+	    g->scope == NULL)) {
+		err = zt_oauth_fail(e, 500, "server_error", "out of memory");
+		goto out;
+	}
+	left = json_integer_value(json_object_get(s, "exp")) - now;
+	if (left < g->spec.lifetime_s)
+		g->spec.lifetime_s = left;
+	g->spec.sub = g->sub;
+	g->spec.act = g->act;
+	g->spec.grant = GT_EXCHANGE;
+	g->exchange = true;
+out:
+	json_decref(s);
+	return err;
+}
+
+/* DPoP: a valid proof binds the token; a client registered with
+ * dpop_bound_access_tokens must send one. */
+static int
+dpop_read(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], bool *bound,
+    const zt_oauth_client *c, const zt_oauth_req *r, zt_oauth_error *e)
+{
+	int64_t now = r->now ? r->now : zt_now_ms() / 1000;
+	int err;
+
+	*bound = false;
+	if (r->dpop == NULL) {
+		if (json_is_true(json_object_get(c->meta,
+		    "dpop_bound_access_tokens")))
+			return zt_oauth_fail(e, 400, "invalid_request", "this "
+			    "client's tokens are DPoP-bound: send a DPoP "
+			    "proof");
+		return ZT_OK;
+	}
+	if ((err = zt_dpop_check(jkt, r->dpop, r->method, r->endpoint, now,
+	    e)) < 0)
+		return err;
+	*bound = true;
+	return ZT_OK;
+}
+
+static const char *const multi_params[] = { "resource", "audience", NULL };
+
+int
+zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
+    zt_oauth_error *e)
+{
+	const char *grant = zt_form_get(f, "grant_type"), *rep;
+	char jkt[ZT_JOSE_THUMBPRINT_LEN + 1];
+	struct grant_out g = { .spec = { 0 } };
+	zt_buf token = ZT_BUF_INIT(ZT_JWS_MAX);
+	zt_oauth_client c;
+	bool bound;
+	int err;
+
+	*out = NULL;
+	if ((rep = zt_form_repeated(f, multi_params)) != NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "parameter "
+		    "\"%.40s\" is given more than once", rep);
+	if (grant == NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "grant_type "
+		    "is required");
+	if ((err = zt_oauth_client_auth(&c, r, f, e)) < 0)
+		return err;
+	if (strcmp(grant, GT_CLIENT) != 0 && strcmp(grant, GT_EXCHANGE) != 0) {
+		err = zt_oauth_fail(e, 400, "unsupported_grant_type", "this "
+		    "issuer supports client_credentials and token exchange");
+		goto out;
+	}
+	if (!has_grant(c.meta, grant)) {
+		err = zt_oauth_fail(e, 400, "unauthorized_client", "the client "
+		    "is not registered for this grant type");
+		goto out;
+	}
+	if ((err = dpop_read(jkt, &bound, &c, r, e)) < 0)
+		goto out;
+	g.spec.lifetime_s = json_integer_value(json_object_get(c.meta,
+	    "access_token_lifetime"));
+	if (strcmp(grant, GT_CLIENT) == 0)
+		err = grant_client_credentials(&g, &c, f, e);
+	else
+		err = grant_exchange(&g, &c, r, f, bound ? jkt : NULL, e);
+	if (err < 0)
+		goto out;
+	if (g.aud == NULL && (g.aud = json_string(r->iss->url)) == NULL) {
+		err = zt_oauth_fail(e, 500, "server_error", "out of memory");
+		goto out;
+	}
+	g.spec.client_id = c.id;
+	g.spec.scope = g.scope;
+	g.spec.aud = g.aud;
+	g.spec.jkt = bound ? jkt : NULL;
+	if (zt_oauth_issue_access(&token, NULL, r, client_alg(c.meta),
+	    &g.spec) < 0) {
+		err = zt_oauth_fail(e, 500, "server_error", "the token could "
+		    "not be issued");
+		goto out;
+	}
+	*out = json_pack("{s:s, s:s, s:I}", "access_token", token.data,
+	    "token_type", bound ? "DPoP" : "Bearer",
+	    "expires_in", (json_int_t)g.spec.lifetime_s);
+	if (*out == NULL) {
+		err = zt_oauth_fail(e, 500, "server_error", "out of memory");
+		goto out;
+	}
+	if (g.scope != NULL)
+		json_object_set_new(*out, "scope", json_string(g.scope));
+	if (g.exchange)
+		json_object_set_new(*out, "issued_token_type",
+		    json_string(TT_ACCESS));
+out:
+	zt_buf_free(&token);
+	grant_out_free(&g);
+	zt_oauth_client_free(&c);
+	return err;
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""
+End-to-end tests of the OAuth 2.0 / OpenID Connect provider of `ztiam
+serve` (/t/{tenant}/{system}/...): the flows driven by certified client
+libraries (tests/oidc/flows.mjs: openid-client, oauth4webapi, jose), a
+second client family (python3-authlib) doing client_credentials, and
+refused requests that change nothing in the database.
+
+Run:  ZTIAM_BIN=build/src/ztiam python3 tests/integration/test_oauth.py
+With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
+"""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ServerTestCase, main  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_DIR = os.path.join(HERE, "..", "oidc")
+
+
+class OAuthCase(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        r = cls.api.post("/v1/tenants", {"id": "acme"})
+        assert r.status == 201, r
+        r = cls.api.post("/v1/tenants/acme/account-systems",
+                         {"name": "staff", "kind": "workforce"})
+        assert r.status == 201, r
+        cls.issuer = "http://127.0.0.1:%d/t/acme/staff" % cls.server.port
+
+    def client(self, **meta):
+        body = {"account_system": "staff", "client_name": "t",
+                "grant_types": ["client_credentials"], "scope": "read"}
+        body.update(meta)
+        r = self.api.post("/v1/tenants/acme/clients", body)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def form(self, path, fields, headers=None, content_type=None):
+        return self.anon.post(
+            "/t/acme/staff/" + path, urllib.parse.urlencode(fields),
+            headers=headers or {},
+            content_type=content_type or "application/x-www-form-urlencoded")
+
+    @staticmethod
+    def basic(cid, secret):
+        raw = "%s:%s" % (urllib.parse.quote(cid, safe=""),
+                         urllib.parse.quote(secret, safe=""))
+        return {"Authorization": "Basic " +
+                base64.b64encode(raw.encode()).decode()}
+
+    def fingerprint(self):
+        return self.ws.fingerprint()
+
+
+class CertifiedClientsTest(OAuthCase):
+
+    def test_node_clients(self):
+        node = shutil.which("node")
+        if node is None or not os.path.isdir(
+                os.path.join(NODE_DIR, "node_modules", "oauth4webapi")):
+            self.fail("node and tests/oidc/node_modules are required "
+                      "(scripts/deps.sh installs them)")
+        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
+                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
+                   ZTIAM_TENANT="acme", ZTIAM_SYSTEM="staff")
+        out = subprocess.run([node, os.path.join(NODE_DIR, "flows.mjs")],
+                             env=env, capture_output=True, text=True,
+                             timeout=240)
+        sys.stderr.write(out.stdout)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_authlib_client_credentials(self):
+        try:
+            from authlib.integrations.requests_client import OAuth2Session
+        except ImportError:
+            # A python3 other than Debian's (pyenv, a venv) does not see
+            # the Debian package; it is built for the same 3.11.
+            sys.path.append("/usr/lib/python3/dist-packages")
+            try:
+                from authlib.integrations.requests_client import \
+                    OAuth2Session
+            except ImportError:
+                self.fail("python3-authlib is required (scripts/deps.sh)")
+        for method in ("client_secret_basic", "client_secret_post"):
+            c = self.client(scope="read write",
+                            token_endpoint_auth_method=method)
+            s = OAuth2Session(c["client_id"], c["client_secret"],
+                              token_endpoint_auth_method=method,
+                              scope="read")
+            tok = s.fetch_token(self.issuer + "/token",
+                                grant_type="client_credentials")
+            self.assertEqual(tok["token_type"], "Bearer")
+            self.assertEqual(tok["scope"], "read")
+            payload = tok["access_token"].split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(
+                payload + "=" * (-len(payload) % 4)))
+            self.assertEqual(claims["iss"], self.issuer)
+            self.assertEqual(claims["client_id"], c["client_id"])
+
+
+class EndpointTest(OAuthCase):
+
+    def test_issued_token_is_audited_without_the_token(self):
+        c = self.client()
+        r = self.form("token", {"grant_type": "client_credentials"},
+                      self.basic(c["client_id"], c["client_secret"]))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Cache-Control"), "no-store")
+        self.assertEqual(r.header("Pragma"), "no-cache")
+        token = r.json()["access_token"]
+        claims = json.loads(base64.urlsafe_b64decode(
+            token.split(".")[1] + "=="))
+        items = [i for i in self.api.audit_items()
+                 if i["action"] == "oauth.token"]
+        self.assertTrue(any(json.dumps(i).find(claims["jti"]) >= 0
+                            for i in items))
+        self.assertFalse(any(token in json.dumps(i) for i in items))
+
+    def test_concurrent_tokens_are_each_audited(self):
+        """Tokens answered together share one group commit: every token
+        answered has its record, and the chain still verifies."""
+        import concurrent.futures
+        c = self.client()
+        auth = self.basic(c["client_id"], c["client_secret"])
+
+        def one(_):
+            r = self.form("token", {"grant_type": "client_credentials"},
+                          auth)
+            self.assertEqual(r.status, 200, r)
+            tok = r.json()["access_token"].split(".")[1]
+            return json.loads(base64.urlsafe_b64decode(
+                tok + "=" * (-len(tok) % 4)))["jti"]
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            jtis = set(pool.map(one, range(64)))
+        self.assertEqual(len(jtis), 64)
+        text = json.dumps([i for i in self.api.audit_items()
+                           if i["action"] == "oauth.token"])
+        for jti in jtis:
+            self.assertIn(jti, text)
+        out = self.ws.audit_verify()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+    def test_refused_requests_change_nothing(self):
+        c = self.client()
+        good = self.basic(c["client_id"], c["client_secret"])
+        before = self.fingerprint()
+        cases = [
+            (self.basic(c["client_id"], "ztcs_nope"),
+             {"grant_type": "client_credentials"}, 401, "invalid_client"),
+            (self.basic("nobody", "x"),
+             {"grant_type": "client_credentials"}, 401, "invalid_client"),
+            ({}, {"grant_type": "client_credentials",
+                  "client_id": c["client_id"],
+                  "client_secret": c["client_secret"]},
+             401, "invalid_client"),
+            (good, {"grant_type": "client_credentials",
+                    "client_id": c["client_id"],
+                    "client_secret": c["client_secret"]},
+             400, "invalid_request"),
+            (good, {"grant_type": "authorization_code", "code": "x"},
+             400, "unsupported_grant_type"),
+            (good, {}, 400, "invalid_request"),
+            (good, {"grant_type": "client_credentials", "scope": "write"},
+             400, "invalid_scope"),
+        ]
+        for headers, fields, status, error in cases:
+            r = self.form("token", fields, headers)
+            self.assertEqual(r.status, status, (fields, r))
+            self.assertEqual(r.json()["error"], error, r)
+            if status == 401:
+                self.assertTrue(r.header("WWW-Authenticate")
+                                .startswith("Basic "))
+        r = self.anon.post("/t/acme/staff/token",
+                           "grant_type=client_credentials&grant_type=x",
+                           headers=good,
+                           content_type="application/x-www-form-urlencoded")
+        self.assertEqual(r.json()["error"], "invalid_request")
+        r = self.anon.post("/t/acme/staff/token",
+                           {"grant_type": "client_credentials"},
+                           headers=good)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json()["error"], "invalid_request")
+        r = self.form("introspect", {"token": "a.b.c"},
+                      self.basic(c["client_id"], "bad"))
+        self.assertEqual(r.json()["error"], "invalid_client")
+        self.assertEqual(self.fingerprint(), before)
+
+    def test_other_issuer_token_is_inactive(self):
+        r = self.api.post("/v1/tenants/acme/account-systems",
+                          {"name": "other", "kind": "service"})
+        self.assertEqual(r.status, 201, r)
+        other = self.api.post("/v1/tenants/acme/clients", {
+            "account_system": "other", "grant_types":
+            ["client_credentials"], "scope": "read"}).json()
+        r = self.anon.post("/t/acme/other/token",
+                           "grant_type=client_credentials",
+                           headers=self.basic(other["client_id"],
+                                              other["client_secret"]),
+                           content_type="application/x-www-form-urlencoded")
+        self.assertEqual(r.status, 200, r)
+        foreign = r.json()["access_token"]
+        c = self.client()
+        auth = self.basic(c["client_id"], c["client_secret"])
+        r = self.form("introspect", {"token": foreign}, auth)
+        self.assertEqual(r.json(), {"active": False})
+        # The other issuer's client is no client of this one.
+        r = self.form("token", {"grant_type": "client_credentials"},
+                      self.basic(other["client_id"], other["client_secret"]))
+        self.assertEqual(r.status, 401)
+
+    def test_public_client_cannot_introspect(self):
+        pub = self.client(token_endpoint_auth_method="none",
+                          grant_types=["authorization_code"],
+                          redirect_uris=["https://app.example/cb"])
+        c = self.client()
+        r = self.form("token", {"grant_type": "client_credentials"},
+                      self.basic(c["client_id"], c["client_secret"]))
+        token = r.json()["access_token"]
+        r = self.form("introspect", {"token": token,
+                                     "client_id": pub["client_id"]})
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.json()["error"], "invalid_client")
+
+    def test_unknown_issuer_is_404(self):
+        r = self.anon.get("/t/acme/nope/.well-known/openid-configuration")
+        self.assertEqual(r.status, 404)
+        r = self.anon.get("/t/nope/staff/jwks")
+        self.assertEqual(r.status, 404)
+
+
+if __name__ == "__main__":
+    main()
