@@ -1,0 +1,543 @@
+/*
+ * decide.c: a decision request in the applications' format, mapped to
+ * Cedar entities and decided against an application's store and its
+ * tenant's store.
+ *
+ * The mapping (docs/policy.md, "The decision service"), with NS the
+ * application's namespace ("NS::" before each type, or nothing):
+ *
+ *   user      -> NS::User::"<identity name>", parents: NS::Group::"<role
+ *                group name>" for each effective role group and
+ *                NS::OrgUnit::"<unit id>" for each unit on its path, when
+ *                the schema lets User be in that type; attributes: the
+ *                identity's attributes the User shape declares.
+ *   action    -> NS::Action::"<action>", parents: every action group the
+ *                schema puts it in.
+ *   resource  -> "a:b:c" is NS::Resource::"a:b:c" in NS::Resource::"a:b"
+ *                in NS::Resource::"a" in NS::Application::"<appid>" (each
+ *                edge only when the schema allows it).
+ *   context   -> converted to the action's context type.
+ *
+ * Everything is then converted against the schema, so a request that
+ * does not fit is refused before any policy sees it.  Entities and
+ * context reach the library as jansson values, without a detour through
+ * text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authz/snap.h"
+#include "base/base.h"
+
+/* ---- the request --------------------------------------------------------- */
+
+static int
+string_field(const char **out, json_t *doc, const char *name)
+{
+	json_t *v = json_object_get(doc, name);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return zt_error_set(ZT_EINVAL, "field \"%s\": a non-empty "
+		    "string is required", name);
+	if (json_string_length(v) > ZT_AUTHZ_FIELD_MAX ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return zt_error_set(ZT_EINVAL, "field \"%s\": over %d bytes "
+		    "or holds a NUL", name, ZT_AUTHZ_FIELD_MAX);
+	*out = json_string_value(v);
+	return ZT_OK;
+}
+
+int
+zt_authz_request_read(zt_authz_request *out, json_t *doc)
+{
+	static const char *const known[] = { "appid", "user", "action",
+	    "resource", "context" };
+	const char *key;
+	json_t *v;
+	size_t i;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(doc))
+		return zt_error_set(ZT_EINVAL, "a decision request is a JSON "
+		    "object");
+	json_object_foreach(doc, key, v) {
+		for (i = 0; i < ZT_ARRAY_LEN(known); i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (i == ZT_ARRAY_LEN(known))
+			return zt_error_set(ZT_EINVAL, "field \"%.64s\": not "
+			    "a field of a decision request", key);
+	}
+	if ((err = string_field(&out->appid, doc, "appid")) < 0 ||
+	    (err = string_field(&out->user, doc, "user")) < 0 ||
+	    (err = string_field(&out->action, doc, "action")) < 0 ||
+	    (err = string_field(&out->resource, doc, "resource")) < 0)
+		return err;
+	v = json_object_get(doc, "context");
+	if (v != NULL && !json_is_null(v) && !json_is_object(v))
+		return zt_error_set(ZT_EINVAL, "field \"context\": an object "
+		    "is required");
+	out->context = json_is_object(v) ? v : NULL;
+	return ZT_OK;
+}
+
+/* ---- the subject ------------------------------------------------------------ */
+
+void
+zt_authz_subject_clear(zt_authz_subject *s)
+{
+	json_decref(s->attributes);
+	json_decref(s->groups);
+	json_decref(s->units);
+	memset(s, 0, sizeof(*s));
+}
+
+/* An identity named exactly `user`, a person preferred. */
+static int
+find_by_name(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *user)
+{
+	zt_identity_query q = { .name_prefix = user, .limit = 10 };
+	json_t *page = NULL, *it, *best = NULL;
+	size_t i;
+	int err;
+
+	*out = NULL;
+	if ((err = zt_identity_list(&page, cx, tenant, &q)) < 0)
+		return err == ZT_EINVAL ? ZT_ENOTFOUND : err;
+	json_array_foreach(json_object_get(page, "items"), i, it) {
+		if (strcmp(json_string_value(json_object_get(it, "name")),
+		    user) != 0)
+			continue;
+		if (best == NULL || strcmp(json_string_value(json_object_get(
+		    it, "kind")), "person") == 0)
+			best = it;
+	}
+	if (best != NULL)
+		*out = json_incref(best);
+	json_decref(page);
+	return best != NULL ? ZT_OK : ZT_ENOTFOUND;
+}
+
+static int
+find_by_login(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *user)
+{
+	json_t *systems = NULL, *s;
+	size_t i;
+	int err = ZT_ENOTFOUND;
+
+	*out = NULL;
+	if (zt_acctsys_list(&systems, cx, tenant) < 0)
+		return ZT_ENOTFOUND;
+	json_array_foreach(systems, i, s) {
+		err = zt_identity_get_by_login(out, cx, tenant,
+		    json_string_value(json_object_get(s, "id")), user);
+		if (err != ZT_ENOTFOUND && err != ZT_EINVAL)
+			break;
+		err = ZT_ENOTFOUND;
+	}
+	json_decref(systems);
+	return err;
+}
+
+int
+zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
+    const zt_identity_config *cfg, const char *tenant, const char *user)
+{
+	zt_actor actor = { "system", NULL, NULL };
+	zt_id_ctx cx = { db, cfg, &actor, { tenant, NULL } };
+	json_t *ident = NULL, *groups = NULL, *g;
+	const char *kind, *name;
+	size_t i;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = find_by_name(&ident, &cx, tenant, user)) == ZT_ENOTFOUND)
+		err = find_by_login(&ident, &cx, tenant, user);
+	if (err < 0)
+		return err == ZT_ENOTFOUND ? zt_error_set(err, "no user "
+		    "\"%.64s\" in the tenant", user) : err;
+	snprintf(out->id, sizeof(out->id), "%s", json_string_value(
+	    json_object_get(ident, "id")));
+	snprintf(out->name, sizeof(out->name), "%s", json_string_value(
+	    json_object_get(ident, "name")));
+	out->version = json_integer_value(json_object_get(ident, "version"));
+	snprintf(out->state, sizeof(out->state), "%s", json_string_value(
+	    json_object_get(ident, "state")) ? json_string_value(
+	    json_object_get(ident, "state")) : "");
+	out->attributes = json_incref(json_object_get(ident, "attributes"));
+	if (out->attributes == NULL)
+		out->attributes = json_object();
+	out->groups = json_array();
+	out->units = json_array();
+	if ((err = zt_identity_groups(&groups, &cx, tenant, out->id)) < 0)
+		goto out;
+	json_array_foreach(groups, i, g) {
+		kind = json_string_value(json_object_get(g, "kind"));
+		name = json_string_value(json_object_get(g, kind != NULL &&
+		    strcmp(kind, "org") == 0 ? "id" : "name"));
+		if (kind == NULL || name == NULL)
+			continue;
+		json_array_append_new(strcmp(kind, "org") == 0 ? out->units :
+		    out->groups, json_string(name));
+	}
+out:
+	json_decref(ident);
+	json_decref(groups);
+	if (err < 0)
+		zt_authz_subject_clear(out);
+	return err;
+}
+
+/* ---- entities ------------------------------------------------------------------ */
+
+/* "NS::T" or "T". */
+static void
+qual(char *out, size_t size, const char *ns, const char *type)
+{
+	if (ns[0] != '\0')
+		snprintf(out, size, "%s::%s", ns, type);
+	else
+		snprintf(out, size, "%s", type);
+}
+
+#define TYPE_MAX (ZT_AUTHZ_NS_MAX + 16)
+
+typedef struct az_types {
+	char user[TYPE_MAX], group[TYPE_MAX], unit[TYPE_MAX];
+	char action[TYPE_MAX], resource[TYPE_MAX], app[TYPE_MAX];
+} az_types;
+
+static void
+types_of(az_types *t, const char *ns)
+{
+	qual(t->user, TYPE_MAX, ns, "User");
+	qual(t->group, TYPE_MAX, ns, "Group");
+	qual(t->unit, TYPE_MAX, ns, "OrgUnit");
+	qual(t->action, TYPE_MAX, ns, "Action");
+	qual(t->resource, TYPE_MAX, ns, "Resource");
+	qual(t->app, TYPE_MAX, ns, "Application");
+}
+
+/*
+ * Entities are built as jansson values in Cedar's entities JSON shape and
+ * handed to the library as they are (zt_entities_from_jansson_schema):
+ * no text in between.
+ */
+static json_t *
+uid_json(const char *type, const char *id, size_t n)
+{
+	return json_pack("{s:s, s:s%}", "type", type, "id", id, n);
+}
+
+static json_t *
+principal_entity(const az_types *t, const zt_policy_schema *s,
+    const zt_authz_subject *sub)
+{
+	json_t *attrs = json_object(), *parents = json_array(), *v;
+	const char *key;
+	size_t i;
+
+	json_object_foreach(sub->attributes, key, v)
+		if (zt_policy_schema_has_attr(s, t->user, key))
+			json_object_set(attrs, key, v);
+	if (zt_policy_schema_member_of(s, t->user, t->group))
+		json_array_foreach(sub->groups, i, v)
+			json_array_append_new(parents, uid_json(t->group,
+			    json_string_value(v), json_string_length(v)));
+	if (zt_policy_schema_member_of(s, t->user, t->unit))
+		json_array_foreach(sub->units, i, v)
+			json_array_append_new(parents, uid_json(t->unit,
+			    json_string_value(v), json_string_length(v)));
+	return json_pack("{s:o, s:o, s:o}", "uid", uid_json(t->user,
+	    sub->name, strlen(sub->name)), "attrs", attrs, "parents", parents);
+}
+
+static int
+action_entity(json_t **out, const az_types *t, const zt_policy_schema *s,
+    const char *action)
+{
+	zt_policy_uid a = ZT_POLICY_UID(t->action, action), g[64];
+	json_t *parents;
+	size_t n, i;
+	int err;
+
+	*out = NULL;
+	if ((err = zt_policy_schema_action_groups(s, &a, g, 64, &n)) < 0)
+		return err;
+	if (n > 64)
+		return zt_error_set(ZT_EINVAL, "the action is in over 64 "
+		    "groups");
+	parents = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(parents, json_pack("{s:s%, s:s%}",
+		    "type", g[i].type, g[i].type_len, "id", g[i].id,
+		    g[i].id_len));
+	*out = json_pack("{s:o, s:{}, s:o}", "uid", uid_json(t->action,
+	    action, strlen(action)), "attrs", "parents", parents);
+	return *out != NULL ? ZT_OK : ZT_ENOMEM;
+}
+
+/* The resource and the chain above it, appended to `ents`. */
+static int
+resource_entities(json_t *ents, const az_types *t, const zt_policy_schema *s,
+    const char *appid, const char *res)
+{
+	bool nest = zt_policy_schema_member_of(s, t->resource, t->resource);
+	bool top = zt_policy_schema_member_of(s, t->resource, t->app);
+	size_t n = strlen(res), end = n, depth = 0, i;
+	json_t *parents;
+
+	if (res[0] == ':' || res[n - 1] == ':' || strstr(res, "::") != NULL)
+		return zt_error_set(ZT_EINVAL, "field \"resource\": empty "
+		    "path segment");
+	for (i = 0; i < n; i++)
+		if (res[i] == ':' && ++depth >= ZT_AUTHZ_RESOURCE_DEPTH)
+			return zt_error_set(ZT_EINVAL, "field \"resource\": "
+			    "over %d segments", ZT_AUTHZ_RESOURCE_DEPTH);
+	for (;;) {
+		parents = json_array();
+		for (i = end; i > 0 && res[i - 1] != ':'; i--)
+			;
+		if (i > 0 && nest)
+			json_array_append_new(parents, uid_json(t->resource,
+			    res, i - 1));
+		else if (i == 0 && top)
+			json_array_append_new(parents, uid_json(t->app, appid,
+			    strlen(appid)));
+		json_array_append_new(ents, json_pack("{s:o, s:{}, s:o}",
+		    "uid", uid_json(t->resource, res, end), "attrs",
+		    "parents", parents));
+		if (i == 0 || !nest)
+			return ZT_OK;
+		end = i - 1;
+	}
+}
+
+/* What a decision is made of once the request is mapped. */
+typedef struct az_mapped {
+	az_types types;
+	zt_entities *es;
+	zt_policy_context *ctx;
+	zt_policy_request req;
+} az_mapped;
+
+static void
+mapped_free(az_mapped *m)
+{
+	zt_entities_free(m->es);
+	zt_policy_context_free(m->ctx);
+}
+
+static int
+map_request(az_mapped *m, const az_store *app, const zt_authz_request *r,
+    const zt_authz_subject *sub)
+{
+	const zt_policy_schema *s = app->schema;
+	json_t *ents = json_array(), *a = NULL, *empty = NULL;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	types_of(&m->types, app->ns);
+	if ((err = action_entity(&a, &m->types, s, r->action)) < 0)
+		goto out;
+	json_array_append_new(ents, a);
+	json_array_append_new(ents, principal_entity(&m->types, s, sub));
+	if ((err = resource_entities(ents, &m->types, s, app->appid,
+	    r->resource)) < 0 ||
+	    (err = zt_entities_from_jansson_schema(&m->es, s, ents)) < 0)
+		goto out;
+	m->req.principal = ZT_POLICY_UID(m->types.user, sub->name);
+	m->req.action = ZT_POLICY_UID(m->types.action, r->action);
+	m->req.resource = ZT_POLICY_UID(m->types.resource, r->resource);
+	if (r->context == NULL && (empty = json_object()) == NULL) {
+		err = ZT_ENOMEM;
+		goto out;
+	}
+	if ((err = zt_policy_request_check(s, &m->req)) < 0 ||
+	    (err = zt_policy_context_from_jansson_schema(&m->ctx, s,
+	    &m->req.action, r->context != NULL ? r->context : empty)) < 0)
+		goto out;
+	m->req.context = m->ctx;
+out:
+	json_decref(empty);
+	json_decref(ents);
+	return err;
+}
+
+/* ---- deciding ---------------------------------------------------------------- */
+
+static json_t *
+deny(const char *reason, const char *msg)
+{
+	return json_pack("{s:s, s:s, s:s, s:[], s:[]}", "decision", "deny",
+	    "reason", reason, "message", msg, "determining", "errors");
+}
+
+static json_t *
+qualified(const char *store, const char *id)
+{
+	char buf[320];
+
+	snprintf(buf, sizeof(buf), "%s:%s", store, id);
+	return json_string(buf);
+}
+
+static const char *const outcome_name[] = { NULL, "true", "false", "error" };
+
+static int
+explain_into(json_t *list, const char *store, const az_store *st,
+    const az_mapped *m)
+{
+	zt_policy_trace *t = NULL;
+	size_t n = 0, i;
+	json_t *e;
+	int err;
+
+	if ((err = zt_policy_explain(&t, &n, st->ps, m->es, &m->req)) < 0)
+		return err;
+	for (i = 0; i < n; i++) {
+		e = json_pack("{s:o, s:s, s:b}", "policy", qualified(store,
+		    t[i].policy_id), "effect", t[i].forbid ? "forbid" :
+		    "permit", "scope_matched", t[i].scope_matched);
+		json_object_set_new(e, "condition", t[i].scope_matched ?
+		    json_string(outcome_name[t[i].outcome]) : json_null());
+		if (t[i].outcome == ZT_POLICY_COND_ERROR)
+			json_object_set_new(e, "error",
+			    json_string(t[i].message));
+		json_array_append_new(list, e);
+	}
+	free(t);
+	return ZT_OK;
+}
+
+/* Decides against one store, adding to the lists; *forbid and *permit
+ * say what was satisfied. */
+static int
+decide_store(json_t *forbids, json_t *permits, json_t *errors,
+    const char *store, const az_store *st, const az_mapped *m)
+{
+	zt_policy_answer ans = ZT_POLICY_ANSWER_INIT;
+	json_t *to;
+	size_t i;
+	int err;
+
+	if ((err = zt_policy_decide(&ans, st->ps, m->es, &m->req)) < 0)
+		goto out;
+	to = ans.decision == ZT_POLICY_ALLOW ? permits : forbids;
+	for (i = 0; i < ans.ndetermining; i++)
+		json_array_append_new(to, qualified(store,
+		    ans.determining[i]));
+	for (i = 0; i < ans.nerrors; i++)
+		json_array_append_new(errors, json_pack("{s:o, s:s}",
+		    "policy", qualified(store, ans.errors[i].policy_id),
+		    "message", ans.errors[i].message));
+out:
+	zt_policy_answer_free(&ans);
+	return err;
+}
+
+static json_t *
+revisions(const az_store *app, const az_store *ten,
+    const zt_authz_subject *sub)
+{
+	return json_pack("{s:I, s:I, s:{s:s, s:I}}", "app",
+	    (json_int_t)app->revision, "tenant", (json_int_t)(ten != NULL ?
+	    ten->revision : 0), "identity", "id", sub->id, "version",
+	    (json_int_t)sub->version);
+}
+
+static int
+decide_mapped(json_t **out, const az_store *app, const az_store *ten,
+    const az_mapped *m, const zt_authz_subject *sub, bool explain)
+{
+	json_t *forbids = json_array(), *permits = json_array();
+	json_t *errors = json_array(), *doc, *list = NULL;
+	bool has_ten = ten != NULL && ten->ps != NULL;
+	int err;
+
+	if ((err = decide_store(forbids, permits, errors, "app", app, m)) <
+	    0 || (has_ten && (err = decide_store(forbids, permits, errors,
+	    "tenant", ten, m)) < 0))
+		goto fail;
+	if (explain) {
+		list = json_array();
+		if ((err = explain_into(list, "app", app, m)) < 0 ||
+		    (has_ten && (err = explain_into(list, "tenant", ten,
+		    m)) < 0))
+			goto fail;
+	}
+	doc = json_pack("{s:s, s:n, s:O, s:O, s:o}", "decision",
+	    json_array_size(forbids) == 0 && json_array_size(permits) > 0 ?
+	    "allow" : "deny", "reason", "determining",
+	    json_array_size(forbids) > 0 ? forbids : permits, "errors", errors,
+	    "revisions", revisions(app, ten, sub));
+	if (doc != NULL && list != NULL)
+		json_object_set_new(doc, "policies", list);
+	else
+		json_decref(list);
+	json_decref(forbids);
+	json_decref(permits);
+	json_decref(errors);
+	*out = doc;
+	return doc != NULL ? ZT_OK : ZT_ENOMEM;
+fail:
+	json_decref(list);
+	json_decref(forbids);
+	json_decref(permits);
+	json_decref(errors);
+	return err;
+}
+
+int
+zt_authz_decide(json_t **out, const zt_authz_snap *s,
+    const zt_authz_request *req, const zt_authz_subject *sub, bool explain)
+{
+	const az_store *app = az_snap_find(s, NULL, req->appid), *ten;
+	zt_policy_uid a;
+	az_types t;
+	az_mapped m;
+	size_t n;
+	char msg[256];
+	int err;
+
+	*out = NULL;
+	if (app == NULL)
+		*out = deny("unknown_app", "no application has this appid");
+	else if (sub == NULL)
+		*out = deny("unknown_user", "no such user in the "
+		    "application's tenant");
+	else if (strcmp(sub->state, "active") != 0)
+		*out = deny("inactive_user", "the user's identity is not "
+		    "active");
+	else if (app->ps == NULL || app->schema == NULL)
+		*out = deny("no_policies", "the application has no policies "
+		    "yet");
+	if (*out != NULL)
+		return ZT_OK;
+
+	types_of(&t, app->ns);
+	a = ZT_POLICY_UID(t.action, req->action);
+	if (zt_policy_schema_action_groups(app->schema, &a, NULL, 0, &n) ==
+	    ZT_ENOTFOUND) {
+		*out = deny("unknown_action", "the application's schema has "
+		    "no such action");
+		return ZT_OK;
+	}
+	ten = az_snap_find(s, app->tenant, NULL);
+	if ((err = map_request(&m, app, req, sub)) == ZT_EINVAL) {
+		snprintf(msg, sizeof(msg), "%s", zt_error_msg());
+		mapped_free(&m);
+		*out = deny("request_error", msg);
+		json_object_set_new(*out, "revisions", revisions(app, ten,
+		    sub));
+		return ZT_OK;
+	}
+	if (err == ZT_OK)
+		err = decide_mapped(out, app, ten, &m, sub, explain);
+	mapped_free(&m);
+	return err;
+}
