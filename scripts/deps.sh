@@ -9,7 +9,10 @@ PACKAGES="
   libssl-dev openssl libevent-dev libjansson-dev libsqlite3-dev sqlite3
   libpq-dev postgresql libargon2-dev libcurl4-openssl-dev curl
   liboath-dev libqrencode-dev python3-zxcvbn
+  softhsm2 opensc libengine-pkcs11-openssl
   libcmocka-dev python3 wrk procps nodejs
+  python3-authlib python3-requests python3-cryptography
+  certbot lego
 "
 
 missing=""
@@ -26,9 +29,17 @@ command -v npm >/dev/null 2>&1 || missing="$missing npm"
 # package-lock.json and fetched once from the npm registry.
 npm_deps() {
 	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/policy-diff"
-	[ -d "$dir/node_modules" ] && return 0
-	echo "installing node modules for tests/policy-diff (npm ci)" >&2
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	if [ ! -d "$dir/node_modules" ]; then
+		echo "installing node modules for tests/policy-diff (npm ci)" >&2
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+	# The OAuth provider's certified clients (tests/oidc): openid-client,
+	# oauth4webapi and jose, pinned by its package-lock.json.
+	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/oidc"
+	if [ ! -d "$dir/node_modules" ]; then
+		echo "installing node modules for tests/oidc (npm ci)" >&2
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
 }
 
 [ -z "$missing" ] && { npm_deps; exit 0; }

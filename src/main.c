@@ -27,7 +27,11 @@ usage(void)
 	    "  session   list or revoke login sessions\n"
 	    "  audit     verify the audit chain, or list records\n"
 	    "  keys      list or rotate the server's signing keys\n"
-	    "  policy    evaluate Cedar policies offline (policy eval)\n"
+	    "  cert      issue, renew, revoke or list certificates\n"
+	    "  ca        show the certificate authority\n"
+	    "  policy    evaluate Cedar policies offline (policy eval);\n"
+	    "            manage policy stores, validate, run policy tests\n"
+	    "  authorize send a decision request to the server\n"
 	    "  version   print the version\n");
 	return 2;
 }
@@ -55,8 +59,14 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(cmd, "token") == 0)
 		rc = zt_cmd_token(argc - 2, argv + 2);
+	else if (strcmp(cmd, "authorize") == 0)
+		rc = zt_cmd_authorize(argc - 2, argv + 2);
 	else if (strcmp(cmd, "keys") == 0)
 		rc = zt_cmd_keys(argc - 2, argv + 2);
+	else if (strcmp(cmd, "cert") == 0)
+		rc = zt_cmd_cert(argc - 2, argv + 2);
+	else if (strcmp(cmd, "ca") == 0)
+		rc = zt_cmd_ca(argc - 2, argv + 2);
 	else if (zt_cmd_authn_has(cmd, argc - 2, argv + 2))
 		rc = zt_cmd_authn(cmd, argc - 2, argv + 2);
 	else if (zt_cmd_identity_has(cmd))

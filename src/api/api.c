@@ -11,6 +11,8 @@
 
 #include "api/api_int.h"
 #include "audit/audit.h"
+#include "acme/acme.h"
+#include "authz/authz.h"
 #include "base/base.h"
 #include "oidc/oidc.h"
 
@@ -20,6 +22,10 @@ const zt_migration_set *const zt_api_migrations[] = {
 	&zt_identity_migrations,
 	&zt_keys_migrations,
 	&zt_oidc_migrations,
+	&zt_oauth_migrations,
+	&zt_ca_migrations,
+	&zt_acme_migrations,
+	&zt_authz_migrations,
 };
 const size_t zt_api_nmigrations = ZT_ARRAY_LEN(zt_api_migrations);
 
@@ -110,8 +116,11 @@ zt_api_worker_fini(void *app, void *worker)
 
 	if (w == NULL)
 		return;
+	api_authz_worker_free(w);
 	zt_db_close(w->db);
 	zt_keys_thread_done();
+	zt_oauth_thread_done();
+	api_oauth_worker_done();
 	zt_wipe(w->tokens, sizeof(*w->tokens));
 	free(w->tokens);
 	free(w);
@@ -343,7 +352,11 @@ zt_api_routes(zt_http *srv)
 	    (err = api_identity_routes(srv)) < 0 ||
 	    (err = api_group_routes(srv)) < 0 ||
 	    (err = api_authn_routes(srv)) < 0 ||
-	    (err = api_client_routes(srv)) < 0)
+	    (err = api_client_routes(srv)) < 0 ||
+	    (err = api_oauth_routes(srv)) < 0 ||
+	    (err = api_ca_routes(srv)) < 0 ||
+	    (err = api_acme_routes(srv)) < 0 ||
+	    (err = api_authz_routes(srv)) < 0)
 		return err;
 	return ZT_OK;
 }

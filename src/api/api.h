@@ -26,16 +26,41 @@ typedef struct zt_app {
 	zt_http *http;
 	int64_t started_ms;
 	const zt_master_key *master_key;	/* seals signing keys */
+	struct api_ca_state *ca;	/* the certificate center (api/ca.c) */
+	const char *public_url;		/* base of CRL and OCSP URLs, or NULL */
+	int64_t ca_max_ttl;		/* cap on issued lifetimes; 0: profile's */
+	/* ACME validation (api/acme.c): the ports http-01 and tls-alpn-01
+	 * connect to (80, 443), and a test-only address every name
+	 * resolves to (NULL: normal resolution; docs/acme.md). */
+	int acme_http01_port;
+	int acme_tlsalpn01_port;
+	const char *acme_resolve;
+	struct zt_authz *authz;		/* compiled policy stores (authz.h) */
+	struct zt_dlog *dlog;		/* decision log, or NULL */
 } zt_app;
 
 struct api_token_cache;
+struct api_authz_worker;
+struct zt_authz;
+struct zt_dlog;
+struct api_ca_state;
 
 /* What one worker thread owns. */
 typedef struct zt_worker {
 	zt_db *db;
 	zt_principal principal;	/* the caller of the current request */
 	struct api_token_cache *tokens;	/* recently verified tokens */
+	struct api_authz_worker *authz;	/* policy view, user cache */
 } zt_worker;
+
+/*
+ * The server's CA (api/ca.c): loads the trust domain's root and
+ * intermediate (keys sealed by the keys module) into app->ca when the
+ * database has them; otherwise they are made at their first use.  Called
+ * once by `ztiam serve` after the migrations, before the workers start.
+ */
+int zt_api_ca_start(zt_app *app);
+void zt_api_ca_stop(zt_app *app);
 
 /* Makes every worker forget the tokens it verified (after a revocation). */
 void zt_api_tokens_changed(void);

@@ -3,6 +3,7 @@
 #define ZT_API_INT_H
 
 #include "api/api.h"
+#include "ca/ca.h"
 
 /* The worker's database and the authenticated principal of `req`. */
 static inline zt_db *
@@ -66,6 +67,48 @@ void api_get(zt_req *req, api_get_fn fn, const char *param);
 void api_get_items(zt_req *req, api_get_fn fn, const char *param);
 void api_delete(zt_req *req, api_delete_fn fn, const char *param);
 
+/* ---- the certificate center (api/ca.c) ---------------------------------
+ *
+ * Every certificate the server signs, whatever protocol asked, goes through
+ * api_ca_issue: it states who the caller is, then zt_ca_issue runs the
+ * request checks and the server's gate, which judges by that caller.
+ * These declarations are stable; the ACME server (api/acme.c) uses them.
+ */
+
+/* The server's signing CA (shared, immutable), or NULL when the server
+ * has none; then answer 503. */
+zt_ca *api_ca(zt_req *req);
+
+/* How the caller proved who it is. */
+enum api_ca_via {
+	API_CA_TOKEN,	/* a ztiam API token: api_principal(req) */
+	API_CA_SVID,	/* a current X.509-SVID over mutual TLS */
+	API_CA_ACME,	/* an ACME account that validated the names */
+};
+
+typedef struct api_ca_caller {
+	enum api_ca_via via;
+	/* API_CA_SVID: the SPIFFE ID of the client certificate. */
+	const char *spiffe_id;
+	/* API_CA_ACME: the account URL or id (the audit actor), and the DNS
+	 * names and IP literals whose challenges the account passed; the
+	 * gate allows a tls-server certificate for exactly those. */
+	const char *acme_account;
+	const char *const *validated;
+	size_t nvalidated;
+} api_ca_caller;
+
+/*
+ * Issues one certificate for `r` (tenant, identity, profile, names, TTL;
+ * r->caller and r->via are filled here) from `csr` (PEM or DER, `len`
+ * bytes) or, with csr NULL, a key generated here.  The gate applies the
+ * rules of `who`.  Stores and audits like zt_ca_issue; returns its error
+ * (ZT_EINVAL, ZT_ETOOBIG, ZT_EFORBIDDEN with the reason, ZT_EUNAVAIL when
+ * the server has no CA).  Does not reply.
+ */
+int api_ca_issue(zt_ca_issued *out, zt_req *req, const api_ca_caller *who,
+    zt_ca_request *r, const uint8_t *csr, size_t len);
+
 /* A row of a handler file's route table. */
 struct api_route {
 	unsigned methods;
@@ -85,5 +128,14 @@ int api_audit_routes(zt_http *srv);
 int api_authn_routes(zt_http *srv);
 int api_keys_routes(zt_http *srv);
 int api_client_routes(zt_http *srv);
+int api_oauth_routes(zt_http *srv);
+/* Frees this worker thread's queue of token answers (api/oauth.c). */
+void api_oauth_worker_done(void);
+/* authz.c: applications, policy stores, decisions */
+int api_authz_routes(zt_http *srv);
+void api_authz_metrics(zt_app *app, zt_buf *out);
+void api_authz_worker_free(zt_worker *w);
+int api_ca_routes(zt_http *srv);
+int api_acme_routes(zt_http *srv);
 
 #endif

@@ -64,6 +64,7 @@ metrics(zt_req *req)
 	zt_store_stats st;
 
 	zt_http_metrics(app->http, &out);
+	api_authz_metrics(app, &out);
 	zt_store_stats_get(&st);
 	zt_buf_addf(&out,
 	    "# HELP ztiam_db_connections Database connections open.\n"

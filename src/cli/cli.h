@@ -31,8 +31,16 @@ typedef struct zt_config {
 	char *log_level;
 	char *log_format;
 	char *trust_domain;
+	char *decision_log;	/* NDJSON path, "off", or NULL: default */
+	char *decision_log_sample;	/* 0..1 */
+	char *decision_log_mask;	/* comma-separated field names */
 	char *master_key_file;	/* signing keys' master key (keys.h) */
 	char *master_key;	/* ZTIAM_MASTER_KEY only: base64url text */
+	char *public_url;	/* base URL clients use; CRL/OCSP URLs */
+	int ca_max_ttl;		/* seconds; 0: the profile's maximum */
+	int acme_http01_port;	/* ACME validation ports (docs/acme.md) */
+	int acme_tlsalpn01_port;
+	char *acme_test_resolve;	/* tests only: where every name goes */
 	char *config;	/* the file read, if any */
 } zt_config;
 
@@ -51,8 +59,13 @@ int zt_cmd_serve(int argc, char **argv);
 int zt_cmd_token(int argc, char **argv);
 int zt_cmd_audit(int argc, char **argv);
 int zt_cmd_keys(int argc, char **argv);
+/* cert issue|renew|revoke|list, ca show (cmd_ca.c) */
+int zt_cmd_cert(int argc, char **argv);
+int zt_cmd_ca(int argc, char **argv);
 /* policy eval: offline decisions, no server (cmd_policy.c) */
 int zt_cmd_policy(int argc, char **argv);
+/* authorize: one decision request to the server (cmd_policy.c) */
+int zt_cmd_authorize(int argc, char **argv);
 /* account password|totp|recovery-codes, session (cmd_authn.c) */
 bool zt_cmd_authn_has(const char *noun, int argc, char **argv);
 int zt_cmd_authn(const char *noun, int argc, char **argv);
@@ -68,6 +81,8 @@ typedef struct zt_client {
 	const char *cacert;	/* CA file for https, or NULL */
 	bool json;		/* print raw JSON instead of tables */
 	const char *if_match;	/* version for If-Match, or NULL */
+	const char *client_cert;	/* PEM for mutual TLS, or NULL */
+	const char *client_key;
 } zt_client;
 
 /* Takes --server, --token, --cacert and --json out of argv (shifting the

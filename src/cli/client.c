@@ -140,6 +140,10 @@ client_request(zt_client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (c->cacert)
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	if (c->client_cert) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->client_cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->client_key);
+	}
 	if (c->token) {
 		size_t n = strlen(c->token) + sizeof("Authorization: Bearer ");
 

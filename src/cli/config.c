@@ -65,6 +65,25 @@ static const struct opt opts[] = {
 	  "ZTIAM_MASTER_KEY)" },
 	{ "trust-domain", OPT_STR, O(trust_domain), "ztiam.local",
 	  "SPIFFE trust domain of the identities this server names" },
+	{ "decision-log", OPT_STR, O(decision_log), NULL,
+	  "authorization decision log, NDJSON (default "
+	  "DATA/decisions.ndjson; \"off\": none)" },
+	{ "decision-log-sample", OPT_STR, O(decision_log_sample), "1",
+	  "share of decisions logged, 0 to 1" },
+	{ "decision-log-mask", OPT_STR, O(decision_log_mask), NULL,
+	  "comma-separated request fields left out of the decision log" },
+	{ "public-url", OPT_STR, O(public_url), NULL,
+	  "URL clients reach this server at (OAuth issuers, CRL and OCSP "
+	  "URLs in issued certificates; default http(s)://LISTEN)" },
+	{ "ca-max-ttl", OPT_SECS, O(ca_max_ttl), "0",
+	  "longest certificate lifetime the CA issues (0 = the profile's)" },
+	{ "acme-http01-port", OPT_INT, O(acme_http01_port), "80",
+	  "port ACME http-01 validation connects to" },
+	{ "acme-tls-alpn01-port", OPT_INT, O(acme_tlsalpn01_port), "443",
+	  "port ACME tls-alpn-01 validation connects to" },
+	{ "acme-test-resolve", OPT_STR, O(acme_test_resolve), NULL,
+	  "TESTS ONLY: ACME validation connects to this IP address "
+	  "whatever a name resolves to" },
 };
 
 static const struct opt *

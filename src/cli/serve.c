@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "authz/authz.h"
 #include "base/base.h"
 #include "cli/cli.h"
 #include "http/http.h"
@@ -170,6 +171,73 @@ setup_logging(const zt_config *cfg)
 	return ZT_OK;
 }
 
+/*
+ * The trust domain's CA, loaded when the database has one; otherwise it
+ * is made at its first use (docs/ca.md).  Without
+ * --public-url the CRL and OCSP URLs in certificates name the listen
+ * address, which suits a single node tried out locally.
+ */
+static int
+start_ca(zt_config *cfg, zt_app *app)
+{
+	static char url[300];
+	int err;
+
+	if (cfg->public_url == NULL) {
+		snprintf(url, sizeof(url), "%s://%s", cfg->tls_cert ? "https" :
+		    "http", cfg->listen);
+		app->public_url = url;
+	}
+	if ((err = zt_api_ca_start(app)) < 0)
+		log_error("cannot load or create the CA", ZS("error",
+		    zt_error_msg()));
+	return err;
+}
+
+/*
+ * The authorization service: the compiled policy stores, loaded once
+ * before serving and then kept fresh by a poller (authz.h), and the
+ * decision log with its writer thread.
+ */
+static int
+start_authz(const zt_config *cfg, zt_app *app)
+{
+	zt_dlog_config dc = { .mask = cfg->decision_log_mask };
+	char path[4096];
+	zt_db *db = NULL;
+	char *end = NULL;
+	int err;
+
+	dc.sample = strtod(cfg->decision_log_sample ?
+	    cfg->decision_log_sample : "1", &end);
+	if (end == NULL || *end != '\0' || !(dc.sample >= 0.0 &&
+	    dc.sample <= 1.0)) {
+		log_error("--decision-log-sample must be a number from 0 to 1");
+		return ZT_EINVAL;
+	}
+	if ((err = zt_authz_new(&app->authz)) < 0 ||
+	    (err = zt_db_open(&db, cfg->db)) < 0 ||
+	    (err = zt_authz_refresh(app->authz, db)) < 0 ||
+	    (err = zt_authz_poller_start(app->authz, cfg->db)) < 0) {
+		log_error("cannot load the policy stores", ZS("error",
+		    zt_error_msg()));
+		zt_db_close(db);
+		return err;
+	}
+	zt_db_close(db);
+	if (cfg->decision_log != NULL && strcmp(cfg->decision_log, "off") == 0)
+		return ZT_OK;
+	if (cfg->decision_log != NULL)
+		snprintf(path, sizeof(path), "%s", cfg->decision_log);
+	else
+		snprintf(path, sizeof(path), "%s/decisions.ndjson", cfg->data);
+	dc.path = path;
+	if ((err = zt_dlog_open(&app->dlog, &dc)) < 0)
+		log_error("cannot open the decision log", ZS("error",
+		    zt_error_msg()));
+	return err;
+}
+
 static int
 start_http(const zt_config *cfg, zt_app *app)
 {
@@ -232,6 +300,11 @@ zt_cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	app.started_ms = zt_now_ms();
+	app.public_url = cfg.public_url;
+	app.ca_max_ttl = cfg.ca_max_ttl;
+	app.acme_http01_port = cfg.acme_http01_port;
+	app.acme_tlsalpn01_port = cfg.acme_tlsalpn01_port;
+	app.acme_resolve = cfg.acme_test_resolve;
 	app.sessions.idle_s = cfg.session_idle;
 	app.sessions.lifetime_s = cfg.session_lifetime;
 	if (zt_throttle_new(&app.throttle, ZT_THROTTLE_SLOTS_DEFAULT) < 0) {
@@ -250,6 +323,8 @@ zt_cmd_serve(int argc, char **argv)
 	if (make_data_dir(cfg.data) < 0 ||
 	    load_master_key(&cfg, &master_key) < 0 ||
 	    prepare_database(&cfg, secret, &created) < 0 ||
+	    start_ca(&cfg, &app) < 0 ||
+	    start_authz(&cfg, &app) < 0 ||
 	    start_http(&cfg, &app) < 0)
 		goto out;
 	log_info("ready", ZS("listen", cfg.listen),
@@ -271,6 +346,9 @@ out:
 	zt_wipe(secret, sizeof(secret));
 	if (app.http)
 		zt_http_free(app.http);
+	zt_dlog_close(app.dlog);
+	zt_authz_free(app.authz);
+	zt_api_ca_stop(&app);
 	zt_master_key_wipe(&master_key);
 	zt_throttle_free(app.throttle);
 	zt_config_free(&cfg);

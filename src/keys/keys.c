@@ -628,3 +628,109 @@ zt_keys_signer(zt_jose_signer **out, zt_db *db, const zt_master_key *mk,
 	*out = signer;
 	return ZT_OK;
 }
+
+/* ---- sealed keys made by their module ------------------------------------ */
+
+int
+zt_keys_store_sealed(zt_db *db, const zt_master_key *mk,
+    const zt_actor *actor, const char *scope, const char *kid,
+    const char *label, const char *state, const char *public_doc,
+    const void *pkcs8, size_t n)
+{
+	zt_buf sealed = ZT_BUF_INIT(32768);
+	int64_t now = zt_now_ms();
+	bool active = strcmp(state, "active") == 0;
+	zt_stmt *q;
+	int err;
+
+	if ((err = zt_keys_scope_check(scope)) < 0)
+		return err;
+	if (!active && strcmp(state, "prepared") != 0)
+		return zt_error_set(ZT_EINVAL, "a stored key is active or "
+		    "prepared, not %s", state);
+	if (kid[0] == '\0' || strlen(kid) > ZT_JOSE_KID_MAX)
+		return zt_error_set(ZT_EINVAL, "a key id is 1 to %d bytes",
+		    ZT_JOSE_KID_MAX);
+	if ((err = zt_keys_seal(&sealed, mk, scope, kid, pkcs8, n)) < 0)
+		return err;
+	if ((err = zt_db_begin(db)) < 0)
+		goto out;
+	if ((err = zt_db_prepare(&q, db, "INSERT INTO signing_keys (scope,"
+	    " kid, alg, state, public_jwk, private_sealed, master_key_id,"
+	    " created_at, activated_at, retired_at, publish_until) VALUES"
+	    " ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 0)")) < 0)
+		goto fail;
+	zt_stmt_bind_text(q, 1, scope);
+	zt_stmt_bind_text(q, 2, kid);
+	zt_stmt_bind_text(q, 3, label);
+	zt_stmt_bind_text(q, 4, state);
+	zt_stmt_bind_text(q, 5, public_doc);
+	zt_stmt_bind_text(q, 6, sealed.data);
+	zt_stmt_bind_text(q, 7, mk->id);
+	zt_stmt_bind_int(q, 8, now);
+	zt_stmt_bind_int(q, 9, active ? now : 0);
+	err = zt_stmt_step(q);
+	zt_stmt_reset(q);
+	if (err < 0 || (err = audit_key(db, actor, active ? "key.create" :
+	    "key.prepare", scope, kid, NULL)) < 0)
+		goto fail;
+	err = zt_db_commit(db);
+	goto out;
+fail:
+	zt_db_rollback(db);
+out:
+	zt_buf_free(&sealed);
+	return err;
+}
+
+int
+zt_keys_load_sealed(zt_buf *pkcs8, zt_db *db, const zt_master_key *mk,
+    const char *scope, const char *kid)
+{
+	zt_stmt *q;
+	int err;
+
+	if ((err = zt_db_prepare(&q, db, "SELECT private_sealed,"
+	    " master_key_id FROM signing_keys WHERE scope = $1 AND"
+	    " kid = $2")) < 0)
+		return err;
+	zt_stmt_bind_text(q, 1, scope);
+	zt_stmt_bind_text(q, 2, kid);
+	if ((err = zt_stmt_step(q)) != ZT_ROW)
+		err = err < 0 ? err : zt_error_set(ZT_ENOTFOUND, "%s has no "
+		    "key %s", scope, kid);
+	else
+		err = zt_keys_open(pkcs8, mk, zt_stmt_text(q, 1), scope, kid,
+		    zt_stmt_text(q, 0));
+	zt_stmt_reset(q);
+	return err;
+}
+
+int
+zt_keys_set_public(zt_db *db, const zt_actor *actor, const char *scope,
+    const char *kid, const char *public_doc)
+{
+	zt_stmt *q;
+	int err;
+
+	if ((err = zt_db_begin(db)) < 0)
+		return err;
+	if ((err = zt_db_prepare(&q, db, "UPDATE signing_keys SET"
+	    " public_jwk = $1 WHERE scope = $2 AND kid = $3")) < 0)
+		goto fail;
+	zt_stmt_bind_text(q, 1, public_doc);
+	zt_stmt_bind_text(q, 2, scope);
+	zt_stmt_bind_text(q, 3, kid);
+	err = zt_stmt_step(q);
+	if (err >= 0 && zt_stmt_changes(q) == 0)
+		err = zt_error_set(ZT_ENOTFOUND, "%s has no key %s", scope,
+		    kid);
+	zt_stmt_reset(q);
+	if (err < 0 || (err = audit_key(db, actor, "key.update", scope, kid,
+	    NULL)) < 0)
+		goto fail;
+	return zt_db_commit(db);
+fail:
+	zt_db_rollback(db);
+	return err;
+}

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "audit/audit.h"
 #include "jose/jose.h"
@@ -121,9 +122,49 @@ int zt_keys_jwks(zt_db *db, const char *scope, json_t **out);
  */
 int zt_keys_signer(zt_jose_signer **out, zt_db *db, const zt_master_key *mk,
     const char *scope, const zt_keys_policy *pol);
+/* ---- keys a module makes itself --------------------------------------- */
+
+/*
+ * The CA (api/ca.c) makes its own keys, of types JOSE does not name, and
+ * keeps a certificate beside each; it stores them here so they are sealed
+ * like every other signing key.  Stores `pkcs8` (DER) sealed under `mk`
+ * as `kid` of `scope` in `state` ("active" or "prepared"), with `label`
+ * in the alg column and `public_doc` (a JSON object's text, listed by
+ * zt_keys_list as "public_jwk") beside it, and appends "key.create" or
+ * "key.prepare" in the same transaction.  ZT_EEXISTS when the scope has a
+ * key in that state already, or that kid.  Rotation (zt_keys_rotate with
+ * a prepared key) activates such a key like any other.
+ */
+int zt_keys_store_sealed(zt_db *db, const zt_master_key *mk,
+    const zt_actor *actor, const char *scope, const char *kid,
+    const char *label, const char *state, const char *public_doc,
+    const void *pkcs8, size_t n);
+/* Replaces the public document of `kid` (a CA's certificate, once an
+ * upstream CA signed it); audited as "key.update".  ZT_ENOTFOUND. */
+int zt_keys_set_public(zt_db *db, const zt_actor *actor, const char *scope,
+    const char *kid, const char *public_doc);
+/* Opens the key `kid` of `scope` into `pkcs8` (DER; the caller wipes and
+ * frees it).  ZT_ENOTFOUND, or ZT_EFORBIDDEN when it does not open. */
+int zt_keys_load_sealed(zt_buf *pkcs8, zt_db *db, const zt_master_key *mk,
+    const char *scope, const char *kid);
+
 /* Frees this thread's cache (call at thread exit). */
 void zt_keys_thread_done(void);
 /* Makes every thread reload its signers (called by rotations). */
 void zt_keys_changed(void);
+
+/* ---- keys in a PKCS#11 token (pkcs11.c) ---------------------------------- */
+
+/*
+ * Loads the private key at `uri` (RFC 7512, e.g.
+ * "pkcs11:token=ca;object=intermediate;type=private") through the PKCS#11
+ * module at `module` (e.g. /usr/lib/softhsm/libsofthsm2.so), logging in
+ * with `pin` (NULL: no login).  The EVP_PKEY signs inside the token; its
+ * private half cannot be read out.  One module per process.  ZT_EUNAVAIL
+ * when the engine or module is missing, ZT_ENOTFOUND for no such key or a
+ * wrong PIN.  A PIN inside the URI is refused (URIs reach logs).
+ */
+int zt_keys_pkcs11_load(EVP_PKEY **out, const char *module, const char *uri,
+    const char *pin);
 
 #endif

@@ -31,7 +31,9 @@
 
 #include <jansson.h>
 
+#include "base/base.h"
 #include "identity/identity.h"
+#include "keys/keys.h"
 
 extern const zt_migration_set zt_oidc_migrations;
 
@@ -84,5 +86,287 @@ int zt_client_delete(const zt_id_ctx *cx, const char *tenant,
  */
 bool zt_client_secret_ok(zt_db *db, const char *tenant,
     const char *client_id, const char *secret);
+
+/* ==== the provider ======================================================
+ *
+ * One issuer per account system: <base>/t/<tenant>/<account-system>.
+ * Its endpoints so far: discovery and RFC 8414 metadata, the JWKS, the
+ * token endpoint (client_credentials, token exchange), introspection and
+ * revocation (issuer.c, token.c, introspect.c).  Requests are parsed from
+ * application/x-www-form-urlencoded bodies (form.c); clients authenticate
+ * with a secret (Basic or in the body) or a private_key_jwt assertion
+ * (clientauth.c); DPoP proofs bind access tokens to a key (dpop.c).
+ * These calls know nothing of HTTP: the route file (api/oauth.c) hands
+ * them the request's header values and body and renders what they give
+ * back.  Failures carry the OAuth error of the RFCs in a zt_oauth_error.
+ */
+
+extern const zt_migration_set zt_oauth_migrations;
+
+/* An issuer URL: the public base URL (at most 512 bytes) plus the path. */
+#define ZT_ISSUER_URL_MAX	(512 + 4 + ZT_TENANT_ID_MAX + ZT_NAME_MAX)
+#define ZT_PUBLIC_URL_MAX	512
+
+typedef struct zt_issuer {
+	char tenant[ZT_TENANT_ID_MAX + 1];
+	char system[ZT_NAME_MAX + 1];
+	char system_id[ZT_ID_LEN + 1];
+	char url[ZT_ISSUER_URL_MAX + 1];	/* no trailing slash */
+} zt_issuer;
+
+/*
+ * Finds the issuer of account system `system` of `tenant` and names it
+ * under `base` (the public URL, without a trailing slash).  ZT_ENOTFOUND
+ * when there is no such system (or the names are not well formed).
+ */
+int zt_issuer_find(zt_issuer *out, zt_db *db, const char *base,
+    const char *tenant, const char *system);
+/* The key scope of the issuer's keys of `alg` ("oidc:<t>/<s>" for ES256,
+ * "oidc:<t>/<s>@RS256" and "...@EdDSA" for the others). */
+void zt_issuer_key_scope(char out[ZT_KEYS_SCOPE_MAX + 1],
+    const zt_issuer *iss, zt_jose_alg alg);
+/* The discovery document (openid = true) or RFC 8414 metadata. */
+int zt_issuer_metadata(json_t **out, const zt_issuer *iss, bool openid);
+/* The issuer's JWKS: the keys of every algorithm's scope, an ES256 key
+ * made on first use. */
+int zt_issuer_jwks(json_t **out, zt_db *db, const zt_master_key *mk,
+    const zt_issuer *iss);
+/* Frees this thread's cache of issuers (zt_oauth_thread_done calls it). */
+void zt_issuer_thread_done(void);
+
+/* ---- form bodies (form.c) ---------------------------------------------- */
+
+/* A token request has a dozen parameters; 64 leaves room for repeated
+ * resource and audience values, and bounds the work of a bad body. */
+#define ZT_FORM_PARAMS_MAX	64
+#define ZT_FORM_BODY_MAX	(64 * 1024)
+
+typedef struct zt_form {
+	size_t n;
+	struct { char *name, *value; } p[ZT_FORM_PARAMS_MAX];
+	char *buf;	/* holds every decoded name and value (owned) */
+	size_t cap;
+} zt_form;
+
+/*
+ * Parses an application/x-www-form-urlencoded body: "&"-separated
+ * name=value pairs, "+" for space, %XX escapes; names and values must
+ * decode to UTF-8 without control characters.  ZT_EINVAL for anything
+ * malformed, ZT_ETOOBIG past the limits.  Free with zt_form_free().
+ */
+int zt_form_parse(zt_form *out, const char *body, size_t len);
+/* The value of `name`, or NULL when absent; an empty value counts as
+ * absent (RFC 6749 3.1: "parameters sent without a value MUST be treated
+ * as if they were omitted"). */
+const char *zt_form_get(const zt_form *f, const char *name);
+size_t zt_form_count(const zt_form *f, const char *name);
+/* The name of a parameter given twice that may not be (RFC 6749 3.2:
+ * every parameter but those in `multi`, a NULL-terminated list), or
+ * NULL. */
+const char *zt_form_repeated(const zt_form *f, const char *const *multi);
+void zt_form_free(zt_form *f);
+/* Decodes one form-encoded value of `n` bytes into `out` (`size` bytes,
+ * at least n + 1), by the rules above. */
+int zt_form_decode(char *out, size_t size, const char *in, size_t n);
+
+/* ---- errors, clients, requests ----------------------------------------- */
+
+typedef struct zt_oauth_error {
+	int status;		/* 400, 401, 500, 503 */
+	const char *error;	/* "invalid_client", ... */
+	char description[200];	/* for error_description; no secrets */
+	bool challenge;		/* 401: send WWW-Authenticate: Basic */
+} zt_oauth_error;
+
+/* Sets `e` and returns ZT_EINVAL (ZT_ERR for status 500 and up). */
+int zt_oauth_fail(zt_oauth_error *e, int status, const char *error,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A token's audit record waiting for a group commit (see
+ * zt_oauth_req.defer_audit). */
+typedef struct zt_oauth_audit {
+	char actor[ZT_CLIENT_ID_LEN + 16];
+	char tenant[ZT_TENANT_ID_MAX + 1];
+	char request_id[80];
+	json_t *record;		/* owned; NULL when there is none */
+} zt_oauth_audit;
+
+/* Appends the records of `n` issued tokens in one transaction and
+ * commits: after ZT_OK every one of those tokens may be handed out. */
+int zt_oauth_audit_commit(zt_db *db, zt_oauth_audit *const *a, size_t n);
+void zt_oauth_audit_clear(zt_oauth_audit *a);
+
+/* What a handler knows of one request to an issuer's endpoint. */
+typedef struct zt_oauth_req {
+	zt_db *db;
+	const zt_master_key *mk;
+	const zt_issuer *iss;
+	const char *endpoint;	/* this endpoint's URL: assertion aud, htu */
+	const char *method;	/* "POST" */
+	const char *authorization;	/* the header, or NULL */
+	const char *dpop;	/* the DPoP header, or NULL */
+	const char *request_id;
+	int64_t now;		/* seconds since the epoch; 0: now */
+	/* Non-NULL: an issued token's audit record is left here, not
+	 * written, and the caller must commit it (zt_oauth_audit_commit)
+	 * before the token leaves the server. */
+	zt_oauth_audit *defer_audit;
+} zt_oauth_req;
+
+/* An authenticated client. */
+typedef struct zt_oauth_client {
+	char id[ZT_CLIENT_ID_LEN + 1];
+	const char *method;	/* how it authenticated (its registered one) */
+	json_t *meta;		/* its metadata, normal form (owned) */
+} zt_oauth_client;
+
+/*
+ * Authenticates the client of a request to the token, introspection or
+ * revocation endpoint: exactly one of Basic (RFC 6749 2.3.1, id and
+ * secret form-urlencoded inside), client_id + client_secret in the body,
+ * or client_assertion (RFC 7523, private_key_jwt); the method used must
+ * be the client's registered one, and the client must belong to the
+ * issuer.  invalid_client (401) for every failure to authenticate,
+ * invalid_request for a request that mixes methods.
+ */
+int zt_oauth_client_auth(zt_oauth_client *out, const zt_oauth_req *r,
+    const zt_form *f, zt_oauth_error *e);
+void zt_oauth_client_free(zt_oauth_client *c);
+/* Frees this thread's cache of clients (zt_oauth_thread_done calls it). */
+void zt_oauth_clients_thread_done(void);
+
+/* ---- single-use values ----------------------------------------------- */
+
+/*
+ * A bounded table of values seen (assertion and DPoP proof jti), each
+ * kept until its expiry.  Per process: nodes sharing a database keep
+ * their own.  zt_replay_seen() records `key` under `ns` until `exp`
+ * (seconds) and returns ZT_OK the first time, ZT_EEXISTS after, and
+ * ZT_EUNAVAIL when the table is too full to record it (refuse: a value
+ * that cannot be remembered cannot be accepted once).
+ */
+int zt_replay_seen(const char *ns, const char *key, int64_t exp,
+    int64_t now);
+
+/* ---- DPoP (dpop.c) ----------------------------------------------------- */
+
+/* A DPoP proof is fresh for this long around its iat. */
+#define ZT_DPOP_WINDOW_S	60
+
+/*
+ * Checks the DPoP proof `proof` (RFC 9449 4.3) for a request of `htm` to
+ * `htu`: typ dpop+jwt, an asymmetric alg (ES256, RS256, PS256, EdDSA), a
+ * public jwk in the header that verifies the signature, htm and htu equal,
+ * iat within ZT_DPOP_WINDOW_S of now, a jti not seen before.  On success
+ * `jkt` gets the key's RFC 7638 thumbprint.  invalid_dpop_proof (400).
+ */
+int zt_dpop_check(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], const char *proof,
+    const char *htm, const char *htu, int64_t now, zt_oauth_error *e);
+
+/* ---- access tokens (token.c) ------------------------------------------ */
+
+/* What an access token says (RFC 9068). */
+typedef struct zt_access_spec {
+	const char *sub;
+	const char *client_id;
+	const char *scope;	/* space-separated; NULL or "": no claim */
+	json_t *aud;		/* string or array (borrowed) */
+	int64_t lifetime_s;
+	const char *jkt;	/* DPoP key thumbprint: cnf.jkt; or NULL */
+	json_t *act;		/* RFC 8693 actor (borrowed), or NULL */
+	json_t *extra;		/* further claims (borrowed), or NULL */
+	const char *grant;	/* for the audit record */
+} zt_access_spec;
+
+/*
+ * Mints an access token of `iss` (typ at+jwt, signed with the issuer's
+ * active key of `alg`) into `token`; *claims (may be NULL) gets its
+ * claims.  Signs only: see zt_oauth_issue_access().
+ */
+int zt_oauth_mint_access(zt_buf *token, json_t **claims, zt_db *db,
+    const zt_master_key *mk, const zt_issuer *iss, zt_jose_alg alg,
+    const zt_access_spec *s);
+/*
+ * Mints and audits ("oauth.token": client, grant, scope, audience, jti;
+ * never the token) in one committed transaction: the caller may hand the
+ * token out once this returns ZT_OK.  With r->defer_audit, the record is
+ * left there for a group commit instead.
+ */
+int zt_oauth_issue_access(zt_buf *token, json_t **claims,
+    const zt_oauth_req *r, zt_jose_alg alg, const zt_access_spec *s);
+
+/*
+ * Checks that `token` is a current access token of `iss`: signed by one
+ * of its published keys, typ at+jwt, its iss, not expired, not revoked.
+ * ZT_EFORBIDDEN (with a reason) otherwise.  *claims gets the claims.
+ */
+int zt_oauth_verify_access(json_t **claims, zt_db *db, const zt_issuer *iss,
+    const char *token, int64_t now);
+/* Frees this thread's caches of issuers and their public keys (at thread
+ * exit). */
+void zt_oauth_thread_done(void);
+
+/* The token endpoint: authenticates the client, runs the grant, issues.
+ * *out is the response body (RFC 6749 5.1). */
+int zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
+    zt_oauth_error *e);
+/* Introspection (RFC 7662): *out is {"active": false} for anything that
+ * is not a current token of this issuer. */
+int zt_oauth_introspect(json_t **out, const zt_oauth_req *r,
+    const zt_form *f, zt_oauth_error *e);
+/* Revocation (RFC 7009): ZT_OK for unknown and invalid tokens too. */
+int zt_oauth_revoke(const zt_oauth_req *r, const zt_form *f,
+    zt_oauth_error *e);
+
+/* ---- pages (page.c) ------------------------------------------------------ */
+
+/*
+ * The sign-in, second-factor, consent, device-code and error pages: one
+ * card with a heading, a line of explanation, an error in plain words,
+ * a list, and a form.  Every string is escaped.  Serve each page with
+ * zt_page_csp as its Content-Security-Policy and zt_page_css at
+ * /assets/ztiam.css.
+ */
+typedef struct zt_page_input {
+	const char *name, *label;
+	const char *type;		/* NULL: "text" */
+	const char *autocomplete;	/* "username", "current-password", */
+	const char *inputmode;		/* "one-time-code"...; "numeric" */
+	const char *value;		/* prefilled, or NULL */
+	bool required;
+} zt_page_input;
+
+typedef struct zt_page_button {
+	const char *label;
+	const char *name, *value;	/* NULL name: no value sent */
+	bool secondary;
+} zt_page_button;
+
+typedef struct zt_page_hidden {
+	const char *name, *value;
+} zt_page_hidden;
+
+typedef struct zt_page {
+	const char *title;
+	const char *heading;		/* NULL: the title */
+	const char *lead, *error, *image_data_uri;	/* each may be NULL */
+	const char *const *items;	/* a bulleted list (scopes, say) */
+	size_t nitems;
+	const char *action;		/* NULL: no form */
+	const zt_page_hidden *hidden;
+	size_t nhidden;
+	const zt_page_input *inputs;	/* the first gets the focus */
+	size_t ninputs;
+	const zt_page_button *buttons;
+	size_t nbuttons;
+} zt_page;
+
+extern const char zt_page_csp[];
+extern const char zt_page_css[];
+
+/* Appends `s` escaped for HTML text and double-quoted attribute values. */
+int zt_html_escape(zt_buf *out, const char *s);
+/* Appends the whole page; ZT_ETOOBIG past the buffer's limit. */
+int zt_page_render(zt_buf *out, const zt_page *p);
 
 #endif

@@ -529,6 +529,24 @@ zt_entities_from_json_schema(zt_entities **out, const zt_policy_schema *s,
 	return entities_load(out, json, len, s);
 }
 
+int
+zt_entities_from_jansson_schema(zt_entities **out,
+    const zt_policy_schema *s, struct json_t *arr)
+{
+	zt_entities *es;
+	int rc;
+
+	*out = NULL;
+	if ((es = calloc(1, sizeof(*es))) == NULL)
+		return ZT_ENOMEM;
+	if ((rc = load_all(es, arr, s)) != ZT_OK) {
+		zt_entities_free(es);
+		return rc;
+	}
+	*out = es;
+	return ZT_OK;
+}
+
 void
 zt_entities_free(zt_entities *es)
 {

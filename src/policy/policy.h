@@ -284,4 +284,63 @@ void zt_policy_answer_free(zt_policy_answer *ans);
 int zt_policy_decide(zt_policy_answer *ans, const zt_policy_set *ps,
     const zt_entities *es, const zt_policy_request *req);
 
+/* ---- explanations and schema queries (explain.c) ------------------- */
+
+/* What one policy came to for a request. */
+enum zt_policy_outcome {
+	ZT_POLICY_SCOPE_MISS = 0,	/* the scope did not match */
+	ZT_POLICY_COND_TRUE,		/* satisfied (no conditions, or all held) */
+	ZT_POLICY_COND_FALSE,		/* a when was false or an unless true */
+	ZT_POLICY_COND_ERROR,		/* a condition raised an error */
+};
+
+typedef struct zt_policy_trace {
+	const char *policy_id;		/* borrowed from the set */
+	bool forbid;
+	bool scope_matched;
+	enum zt_policy_outcome outcome;
+	char message[160];		/* ZT_POLICY_COND_ERROR: why */
+} zt_policy_trace;
+
+/*
+ * Evaluates every policy of the set (not only the index's candidates)
+ * against one request, in set order, into a new array of
+ * zt_policy_set_count() traces that the caller frees with free().  For
+ * "why was this decided": it allocates, so keep it off the hot path.
+ * ZT_EINVAL for a malformed request entity, ZT_ENOMEM.
+ */
+int zt_policy_explain(zt_policy_trace **out, size_t *n,
+    const zt_policy_set *ps, const zt_entities *es,
+    const zt_policy_request *req);
+
+/*
+ * zt_entities_from_json_schema and zt_policy_context_from_json_schema for
+ * a caller that already holds the document as jansson values (borrowed,
+ * not changed): the decision service builds entities and has the
+ * request's context parsed, and skips a round trip through text.  The
+ * same rules and errors; nesting is bounded by ZP_MAX_DEPTH as for text.
+ */
+struct json_t;
+int zt_entities_from_jansson_schema(zt_entities **out,
+    const zt_policy_schema *s, struct json_t *arr);
+int zt_policy_context_from_jansson_schema(zt_policy_context **out,
+    const zt_policy_schema *s, const zt_policy_uid *action,
+    struct json_t *obj);
+
+/* Does the schema declare entity type `type` (qualified, "NS::User")? */
+bool zt_policy_schema_has_type(const zt_policy_schema *s, const char *type);
+/* Does `type` list `parent` among its memberOfTypes? */
+bool zt_policy_schema_member_of(const zt_policy_schema *s, const char *type,
+    const char *parent);
+/* Does the shape of `type` declare attribute `attr`? */
+bool zt_policy_schema_has_attr(const zt_policy_schema *s, const char *type,
+    const char *attr);
+/*
+ * Every action group `action` is in, transitively: up to `max` into
+ * `out` (borrowing the schema's strings), the full count in *n.
+ * ZT_ENOTFOUND when the schema does not declare the action.
+ */
+int zt_policy_schema_action_groups(const zt_policy_schema *s,
+    const zt_policy_uid *action, zt_policy_uid *out, size_t max, size_t *n);
+
 #endif

@@ -407,6 +407,47 @@ test_keys_scope__syntax(void **state)
 	    NULL), ZT_EINVAL);
 }
 
+/* A key made by its module (the CA's, of any type) round-trips sealed,
+ * is listed with its public document, and opens with its master key only. */
+static void
+test_keys_sealed__store_and_load(void **state)
+{
+	static const char der[] = "not really PKCS#8, just bytes";
+	zt_buf out = ZT_BUF_INIT(4096);
+	json_t *items;
+
+	assert_int_equal(zt_keys_store_sealed(*state, &mk1, &actor,
+	    "ca:example.org/root", "ca-1", "x509-ca", "active",
+	    "{\"cert\":\"PEM\"}", der, sizeof(der)), ZT_OK);
+	assert_int_equal(zt_keys_store_sealed(*state, &mk1, &actor,
+	    "ca:example.org/root", "ca-2", "x509-ca", "active", "{}", der,
+	    sizeof(der)), ZT_EEXISTS);
+	assert_int_equal(zt_keys_store_sealed(*state, &mk1, &actor,
+	    "ca:example.org/root", "ca-3", "x509-ca", "retired", "{}", der,
+	    sizeof(der)), ZT_EINVAL);
+	assert_int_equal(zt_keys_load_sealed(&out, *state, &mk1,
+	    "ca:example.org/root", "ca-1"), ZT_OK);
+	assert_int_equal(out.len, sizeof(der));
+	assert_memory_equal(out.data, der, sizeof(der));
+	zt_buf_free(&out);
+	assert_int_equal(zt_keys_load_sealed(&out, *state, &mk2,
+	    "ca:example.org/root", "ca-1"), ZT_EFORBIDDEN);
+	zt_buf_free(&out);
+	assert_int_equal(zt_keys_load_sealed(&out, *state, &mk1,
+	    "ca:example.org/root", "ca-9"), ZT_ENOTFOUND);
+	zt_buf_free(&out);
+	assert_int_equal(zt_keys_set_public(*state, &actor,
+	    "ca:example.org/root", "ca-9", "{}"), ZT_ENOTFOUND);
+	assert_int_equal(zt_keys_set_public(*state, &actor,
+	    "ca:example.org/root", "ca-1", "{\"cert\":\"PEM\"}"), ZT_OK);
+	assert_int_equal(zt_keys_list(*state, "ca:example.org/root", &items),
+	    ZT_OK);
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_array_get(items, 0), "public_jwk"), "cert")), "PEM");
+	json_decref(items);
+}
+
 int
 main(void)
 {
@@ -425,6 +466,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_scope__syntax, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_keys_sealed__store_and_load,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
