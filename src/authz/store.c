@@ -120,18 +120,6 @@ run(zt_stmt *st)
 }
 
 static int
-tx_end(zt_db *db, int err)
-{
-	char msg[256];
-
-	if (err == ZT_OK && (err = zt_db_commit(db)) == ZT_OK)
-		return ZT_OK;
-	snprintf(msg, sizeof(msg), "%s", zt_error_msg());
-	(void)zt_db_rollback(db);
-	return zt_error_set(err, "%s", msg);
-}
-
-static int
 audit(const zt_id_ctx *cx, const char *action, const char *tenant,
     const char *what, json_t *before, json_t *after)
 {
@@ -259,7 +247,7 @@ zt_authz_app_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	snprintf(what, sizeof(what), "app:%s", appid);
 	err = audit(cx, "app.create", tenant, what, NULL, *out);
 out:
-	if ((err = tx_end(cx->db, err)) < 0) {
+	if ((err = zt_db_end(cx->db, err)) < 0) {
 		json_decref(*out);
 		*out = NULL;
 	}
@@ -348,7 +336,7 @@ zt_authz_app_delete(const zt_id_ctx *cx, const char *tenant,
 	err = audit(cx, "app.delete", tenant, what, before, NULL);
 out:
 	json_decref(before);
-	return tx_end(cx->db, err);
+	return zt_db_end(cx->db, err);
 }
 
 /* ---- revisions ----------------------------------------------------------- */
@@ -718,7 +706,7 @@ zt_authz_store_put(json_t **out, json_t **errors, const zt_id_ctx *cx,
 	}
 	err = put_tx(out, errs, cx, tenant, appid, part, fmt, body,
 	    if_revision);
-	if ((err = tx_end(cx->db, err)) < 0) {
+	if ((err = zt_db_end(cx->db, err)) < 0) {
 		json_decref(*out);
 		*out = NULL;
 	}

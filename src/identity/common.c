@@ -383,18 +383,10 @@ tx_begin(const zt_id_ctx *cx)
 	return zt_db_begin(cx->db);
 }
 
-/* Commits when `err` is ZT_OK, else rolls back; a rollback keeps the
- * message of the error that caused it. */
 int
 tx_end(const zt_id_ctx *cx, int err)
 {
-	char msg[256];
-
-	if (err == ZT_OK && (err = zt_db_commit(cx->db)) == ZT_OK)
-		return ZT_OK;
-	snprintf(msg, sizeof(msg), "%s", zt_error_msg());
-	(void)zt_db_rollback(cx->db);
-	return zt_error_set(err, "%s", msg);
+	return zt_db_end(cx->db, err);
 }
 
 int

@@ -195,19 +195,6 @@ audit(const zt_id_ctx *cx, const char *action, const char *tenant,
 	    .before = before, .after = after });
 }
 
-/* Commits when `err` is ZT_OK, else rolls back keeping the message. */
-static int
-tx_end(zt_db *db, int err)
-{
-	char msg[256];
-
-	if (err == ZT_OK && (err = zt_db_commit(db)) == ZT_OK)
-		return ZT_OK;
-	snprintf(msg, sizeof(msg), "%s", zt_error_msg());
-	(void)zt_db_rollback(db);
-	return zt_error_set(err, "%s", msg);
-}
-
 static bool
 is_public(json_t *meta)
 {
@@ -293,7 +280,7 @@ zt_client_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
 		goto out;
 	if ((err = client_scope(cx, tenant)) == ZT_OK)
 		err = create_tx(&doc, secret, cx, tenant, norm);
-	if ((err = tx_end(cx->db, err)) < 0)
+	if ((err = zt_db_end(cx->db, err)) < 0)
 		goto out;
 	if (secret[0] != '\0')
 		json_object_set_new(doc, "client_secret", json_string(secret));
@@ -431,7 +418,7 @@ zt_client_update(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	if ((err = zt_client_metadata(&norm, meta)) < 0)
 		return err;
 	if ((err = zt_db_begin(cx->db)) == ZT_OK &&
-	    (err = tx_end(cx->db, update_tx(&doc, cx, tenant, client_id,
+	    (err = zt_db_end(cx->db, update_tx(&doc, cx, tenant, client_id,
 	    norm, version))) == ZT_OK)
 		*out = doc;
 	else
@@ -485,7 +472,7 @@ zt_client_rotate_secret(json_t **out, const zt_id_ctx *cx,
 
 	*out = NULL;
 	if ((err = zt_db_begin(cx->db)) == ZT_OK &&
-	    (err = tx_end(cx->db, rotate_tx(&doc, secret, cx, tenant,
+	    (err = zt_db_end(cx->db, rotate_tx(&doc, secret, cx, tenant,
 	    client_id, version))) == ZT_OK) {
 		json_object_set_new(doc, "client_secret", json_string(secret));
 		*out = doc;
@@ -526,7 +513,7 @@ zt_client_delete(const zt_id_ctx *cx, const char *tenant,
 
 	if ((err = zt_db_begin(cx->db)) < 0)
 		return err;
-	return tx_end(cx->db, delete_tx(cx, tenant, client_id, version));
+	return zt_db_end(cx->db, delete_tx(cx, tenant, client_id, version));
 }
 
 bool

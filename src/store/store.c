@@ -333,6 +333,18 @@ zt_db_rollback(zt_db *db)
 	return zt_db_exec(db, "ROLLBACK");
 }
 
+int
+zt_db_end(zt_db *db, int err)
+{
+	char msg[256];
+
+	if (err == ZT_OK && (err = zt_db_commit(db)) == ZT_OK)
+		return ZT_OK;
+	snprintf(msg, sizeof(msg), "%s", zt_error_msg());
+	(void)zt_db_rollback(db);
+	return zt_error_set(err, "%s", msg);
+}
+
 static bool
 savepoint_name_ok(const char *name)
 {

@@ -58,6 +58,10 @@ int zt_db_savepoint(zt_db *db, const char *name);
 int zt_db_release(zt_db *db, const char *name);
 int zt_db_rollback_to(zt_db *db, const char *name);
 bool zt_db_in_tx(const zt_db *db);
+/* Ends a transaction by the outcome of the work done in it: commits when
+ * `err` is ZT_OK, else rolls back.  Returns the final outcome, keeping
+ * the message of the error that caused the rollback. */
+int zt_db_end(zt_db *db, int err);
 
 /*
  * Returns a prepared statement for `sql`, reset and with no bindings.  It is
