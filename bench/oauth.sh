@@ -12,7 +12,10 @@
 # DURATION (default 10s), THREADS (2) and CONNS (64) change the wrk runs.
 # With PEERS=1 it also runs the peers of ../shared/peers/oidc (which must
 # be set up and started; see their README) on the token endpoint and
-# prints the ratios.
+# prints the ratios.  bench/oauth_peers.sh does the whole comparison in
+# one run: it starts Glewlwyd and node oidc-provider itself and measures
+# all three with the same wrk settings on the token and discovery
+# endpoints.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -6,6 +6,7 @@
  * concurrent writers on one database, or on several nodes of a PostgreSQL
  * cluster, form one chain.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,17 @@ hash_field(EVP_MD_CTX *md, const char *s)
 	EVP_DigestUpdate(md, "\n", 1);
 }
 
+/* SHA-256 fetched once: an implicit fetch per record costs OpenSSL 3 a
+ * provider lookup each time.  Lives until exit. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static void
 record_hash(char out[HASH_HEX], const struct record *r)
 {
@@ -80,8 +92,10 @@ record_hash(char out[HASH_HEX], const struct record *r)
 	char num[24];
 	EVP_MD_CTX *md;
 
+	pthread_once(&sha256_once, sha256_fetch);
 	md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(md, sha256_md != NULL ? sha256_md : EVP_sha256(),
+	    NULL);
 	hash_field(md, "ztiam-audit-v1");
 	snprintf(num, sizeof(num), "%lld", (long long)r->seq);
 	hash_field(md, num);
@@ -117,70 +131,107 @@ summary_text(const zt_audit_entry *e)
 	return s;
 }
 
+/* Hashes and inserts record `r` of entry `e`; `hash` gets its hash. */
+static int
+record_insert(zt_db *db, struct record *r, const zt_actor *actor,
+    const zt_audit_entry *e, char hash[HASH_HEX])
+{
+	zt_stmt *st;
+	char *summary;
+	int err;
+
+	if ((summary = summary_text(e)) == NULL)
+		return zt_error_set(ZT_ENOMEM, "out of memory");
+	r->actor = actor && actor->id ? actor->id : "system";
+	r->tenant = e->tenant;
+	r->action = e->action;
+	r->target = e->target;
+	r->request_id = actor ? actor->request_id : NULL;
+	r->summary = summary;
+	record_hash(hash, r);
+
+	if ((err = zt_db_prepare(&st, db, "INSERT INTO audit_log (seq, at,"
+	    " actor, tenant, action, target, request_id, summary, prev_hash,"
+	    " hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")) == ZT_OK) {
+		zt_stmt_bind_int(st, 1, r->seq);
+		zt_stmt_bind_int(st, 2, r->at);
+		zt_stmt_bind_text(st, 3, r->actor);
+		zt_stmt_bind_text(st, 4, r->tenant);
+		zt_stmt_bind_text(st, 5, r->action);
+		zt_stmt_bind_text(st, 6, r->target);
+		zt_stmt_bind_text(st, 7, r->request_id);
+		zt_stmt_bind_text(st, 8, r->summary);
+		zt_stmt_bind_text(st, 9, r->prev_hash);
+		zt_stmt_bind_text(st, 10, hash);
+		err = zt_stmt_step(st);
+		zt_stmt_reset(st);
+	}
+	free(summary);
+	r->summary = NULL;
+	return err < 0 ? err : ZT_OK;
+}
+
+/*
+ * Appends n records as one run of the chain: one UPDATE of the head
+ * claims n numbers (and holds the row until commit, as for one record),
+ * the records are chained in memory, and the head's hash is written once,
+ * after the last.  The chain is the same as n single appends would make;
+ * a group commit of n issued tokens saves 2(n - 1) statements.
+ */
 int
-zt_audit_append(zt_db *db, const zt_actor *actor, const zt_audit_entry *e)
+zt_audit_append_n(zt_db *db, const zt_actor *const *actors,
+    const zt_audit_entry *const *entries, size_t n)
 {
 	char prev[HASH_HEX], hash[HASH_HEX];
 	struct record r = { 0 };
+	int64_t last, at;
 	zt_stmt *st;
-	char *summary = NULL;
+	size_t i;
 	int err;
 
 	if (!zt_db_in_tx(db))
 		return zt_error_set(ZT_ERR, "audit append outside a transaction");
+	if (n == 0)
+		return ZT_OK;
 
-	/* Claim the next number; the UPDATE holds the head row until commit. */
-	if ((err = zt_db_prepare(&st, db, "UPDATE audit_head SET seq = seq + 1"
-	    " WHERE id = 1 RETURNING seq, hash")) < 0)
+	/* Claim the next n numbers; the UPDATE holds the head row until
+	 * commit. */
+	if ((err = zt_db_prepare(&st, db, "UPDATE audit_head SET seq = seq +"
+	    " $1 WHERE id = 1 RETURNING seq, hash")) < 0)
 		return err;
+	zt_stmt_bind_int(st, 1, (int64_t)n);
 	if ((err = zt_stmt_step(st)) != ZT_ROW) {
 		zt_stmt_reset(st);
 		return err < 0 ? err : zt_error_set(ZT_ERR, "audit head missing");
 	}
-	r.seq = zt_stmt_int(st, 0);
+	last = zt_stmt_int(st, 0);
 	snprintf(prev, sizeof(prev), "%s", zt_stmt_text(st, 1));
 	zt_stmt_reset(st);
 
-	if ((summary = summary_text(e)) == NULL)
-		return zt_error_set(ZT_ENOMEM, "out of memory");
-	r.at = zt_now_ms();
-	r.actor = actor && actor->id ? actor->id : "system";
-	r.tenant = e->tenant;
-	r.action = e->action;
-	r.target = e->target;
-	r.request_id = actor ? actor->request_id : NULL;
-	r.summary = summary;
-	r.prev_hash = prev;
-	record_hash(hash, &r);
-
-	if ((err = zt_db_prepare(&st, db, "INSERT INTO audit_log (seq, at,"
-	    " actor, tenant, action, target, request_id, summary, prev_hash,"
-	    " hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")) < 0)
-		goto out;
-	zt_stmt_bind_int(st, 1, r.seq);
-	zt_stmt_bind_int(st, 2, r.at);
-	zt_stmt_bind_text(st, 3, r.actor);
-	zt_stmt_bind_text(st, 4, r.tenant);
-	zt_stmt_bind_text(st, 5, r.action);
-	zt_stmt_bind_text(st, 6, r.target);
-	zt_stmt_bind_text(st, 7, r.request_id);
-	zt_stmt_bind_text(st, 8, r.summary);
-	zt_stmt_bind_text(st, 9, r.prev_hash);
-	zt_stmt_bind_text(st, 10, hash);
-	err = zt_stmt_step(st);
-	zt_stmt_reset(st);
-	if (err < 0)
-		goto out;
+	at = zt_now_ms();
+	for (i = 0; i < n; i++) {
+		r.seq = last - (int64_t)(n - 1 - i);
+		r.at = at;
+		r.prev_hash = prev;
+		if ((err = record_insert(db, &r, actors[i], entries[i],
+		    hash)) < 0)
+			return err;
+		memcpy(prev, hash, sizeof(prev));
+	}
 
 	if ((err = zt_db_prepare(&st, db,
 	    "UPDATE audit_head SET hash = $1 WHERE id = 1")) < 0)
-		goto out;
+		return err;
 	zt_stmt_bind_text(st, 1, hash);
 	err = zt_stmt_step(st);
 	zt_stmt_reset(st);
-out:
-	free(summary);
 	return err < 0 ? err : ZT_OK;
+}
+
+int
+zt_audit_append(zt_db *db, const zt_actor *actor, const zt_audit_entry *e)
+{
+	return zt_audit_append_n(db, &actor, &e, 1);
 }
 
 static int verify_fail(zt_audit_report *out, int64_t seq, const char *fmt,

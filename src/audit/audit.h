@@ -40,6 +40,11 @@ extern const zt_migration_set zt_audit_migrations;
 /* Appends one record.  Must run inside the caller's write transaction. */
 int zt_audit_append(zt_db *db, const zt_actor *actor,
     const zt_audit_entry *e);
+/* Appends n records in order, actors[i] doing entries[i], with one
+ * claim of n numbers and one write of the head (a group commit's
+ * records).  Must run inside the caller's write transaction. */
+int zt_audit_append_n(zt_db *db, const zt_actor *const *actors,
+    const zt_audit_entry *const *entries, size_t n);
 
 typedef struct zt_audit_report {
 	int64_t records;	/* records checked */

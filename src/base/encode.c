@@ -7,6 +7,7 @@
  * EVP_EncodeBlock speaks only the padded standard alphabet; translating its
  * output costs a second pass and a copy for no gain in safety.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -162,12 +163,29 @@ zt_random_id(char *out, size_t outlen, size_t bytes)
 	return ZT_OK;
 }
 
+/*
+ * OpenSSL 3 looks EVP_sha256() up in its provider tables (locks and a
+ * property query) on every digest it starts; the per-request hashes
+ * (client secrets, token cache keys) use one fetch made once.  The
+ * fetched method lives until exit.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void
 zt_sha256(uint8_t out[ZT_SHA256_LEN], const void *in, size_t n)
 {
 	unsigned int len = ZT_SHA256_LEN;
 
-	EVP_Digest(in, n, out, &len, EVP_sha256(), NULL);
+	pthread_once(&sha256_once, sha256_fetch);
+	EVP_Digest(in, n, out, &len, sha256_md != NULL ? sha256_md :
+	    EVP_sha256(), NULL);
 }
 
 bool

@@ -173,5 +173,8 @@ typedef struct zt_jwt_expect {
  */
 int zt_jwt_check(const zt_jws *jws, const zt_jwt_expect *e,
     json_t **claims);
+/* The date checks of zt_jwt_check alone (exp, nbf, iat, max_age_s), for
+ * claims that passed zt_jwt_check before and are checked again later. */
+int zt_jwt_check_times(const json_t *claims, const zt_jwt_expect *e);
 
 #endif

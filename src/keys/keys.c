@@ -528,6 +528,12 @@ zt_keys_changed(void)
 	atomic_fetch_add(&keys_epoch, 1);
 }
 
+uint64_t
+zt_keys_epoch(void)
+{
+	return atomic_load(&keys_epoch);
+}
+
 void
 zt_keys_thread_done(void)
 {

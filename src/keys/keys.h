@@ -152,6 +152,9 @@ int zt_keys_load_sealed(zt_buf *pkcs8, zt_db *db, const zt_master_key *mk,
 void zt_keys_thread_done(void);
 /* Makes every thread reload its signers (called by rotations). */
 void zt_keys_changed(void);
+/* The epoch zt_keys_changed moves: a cache of something derived from
+ * keys (a serialized JWKS) that saw another value is stale. */
+uint64_t zt_keys_epoch(void);
 
 /* ---- keys in a PKCS#11 token (pkcs11.c) ---------------------------------- */
 
