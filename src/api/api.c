@@ -15,6 +15,7 @@
 #include "authz/authz.h"
 #include "base/base.h"
 #include "oidc/oidc.h"
+#include "oidc/flow.h"
 
 const zt_migration_set *const zt_api_migrations[] = {
 	&zt_audit_migrations,
@@ -23,6 +24,7 @@ const zt_migration_set *const zt_api_migrations[] = {
 	&zt_keys_migrations,
 	&zt_oidc_migrations,
 	&zt_oauth_migrations,
+	&zt_oauth_grant_migrations,
 	&zt_ca_migrations,
 	&zt_acme_migrations,
 	&zt_authz_migrations,
@@ -354,6 +356,7 @@ zt_api_routes(zt_http *srv)
 	    (err = api_authn_routes(srv)) < 0 ||
 	    (err = api_client_routes(srv)) < 0 ||
 	    (err = api_oauth_routes(srv)) < 0 ||
+	    (err = api_oauth_grant_routes(srv)) < 0 ||
 	    (err = api_ca_routes(srv)) < 0 ||
 	    (err = api_acme_routes(srv)) < 0 ||
 	    (err = api_authz_routes(srv)) < 0)

@@ -129,6 +129,8 @@ int api_authn_routes(zt_http *srv);
 int api_keys_routes(zt_http *srv);
 int api_client_routes(zt_http *srv);
 int api_oauth_routes(zt_http *srv);
+/* oauth_grants.c: PAR, device authorization and page, registration */
+int api_oauth_grant_routes(zt_http *srv);
 /* Frees this worker thread's queue of token answers (api/oauth.c). */
 void api_oauth_worker_done(void);
 /* authz.c: applications, policy stores, decisions */

@@ -18,6 +18,7 @@
 #include "api/api_int.h"
 #include "base/base.h"
 #include "oidc/oidc.h"
+#include "oidc/flow.h"
 
 /* Discovery documents change only with a release; keys rotate with a
  * propagation delay of minutes, so a minute's caching of the JWKS is
@@ -55,28 +56,48 @@ issuer_of(zt_issuer *iss, zt_req *req)
 	return err == ZT_OK;
 }
 
+/* `text` is the issuer cache's serialized document (borrowed). */
 static void
-reply_cached(zt_req *req, const char *cache, int err, json_t *doc)
+reply_text(zt_req *req, const char *cache, int err, const char *text,
+    size_t len)
 {
 	if (err < 0) {
 		zt_reply_error(req, err);
 		return;
 	}
 	zt_reply_header(req, "Cache-Control", cache);
-	zt_reply_json(req, 200, doc);
+	zt_reply(req, 200, "application/json", text, len);
 }
 
 static void
 discovery(zt_req *req, bool openid)
 {
-	json_t *doc = NULL;
+	const char *text = NULL;
 	zt_issuer iss;
+	size_t len = 0;
 	int err;
 
 	if (!issuer_of(&iss, req))
 		return;
-	err = zt_issuer_metadata(&doc, &iss, openid);
-	reply_cached(req, META_CACHE, err, doc);
+	/* Where dynamic registration is on, the document names its
+	 * endpoint (api/oauth_grants.c); that one is not cached. */
+	if (zt_dcr_enabled(api_db(req), &iss)) {
+		json_t *doc = NULL;
+		char url[ZT_ISSUER_URL_MAX + 16];
+
+		if ((err = zt_issuer_metadata(&doc, &iss, openid)) < 0) {
+			zt_reply_error(req, err);
+			return;
+		}
+		snprintf(url, sizeof(url), "%s/register", iss.url);
+		json_object_set_new(doc, "registration_endpoint",
+		    json_string(url));
+		zt_reply_header(req, "Cache-Control", META_CACHE);
+		zt_reply_json(req, 200, doc);
+		return;
+	}
+	err = zt_issuer_metadata_text(&text, &len, &iss, openid);
+	reply_text(req, META_CACHE, err, text, len);
 }
 
 static void
@@ -95,14 +116,16 @@ static void
 jwks(zt_req *req)
 {
 	zt_app *app = zt_req_app(req);
-	json_t *doc = NULL;
+	const char *text = NULL;
 	zt_issuer iss;
+	size_t len = 0;
 	int err;
 
 	if (!issuer_of(&iss, req))
 		return;
-	err = zt_issuer_jwks(&doc, api_db(req), app->master_key, &iss);
-	reply_cached(req, JWKS_CACHE, err, doc);
+	err = zt_issuer_jwks_text(&text, &len, api_db(req), app->master_key,
+	    &iss);
+	reply_text(req, JWKS_CACHE, err, text, len);
 }
 
 /* ---- the POST endpoints ------------------------------------------------ */

@@ -171,6 +171,17 @@ static const struct cli_cmd cmds[] = {
 	  "CLIENT_ID", { { 0 } }, "client_id client_secret version" },
 	{ "client", "delete", "DELETE", T "/clients/{1}", 1, "CLIENT_ID",
 	  { { 0 } }, NULL },
+	{ "client", "registration", "GET",
+	  T "/account-systems/{1}/registration", 1, "SYSTEM_ID", { { 0 } },
+	  "account_system_id enabled initial_access_token_required version" },
+	{ "client", "set-registration", "PUT",
+	  T "/account-systems/{1}/registration", 1, "SYSTEM_ID",
+	  { { "enable", "enabled", A_FLAG, false },
+	    { "disable", "enabled", A_FALSE, false },
+	    { "initial-token", "initial_access_token_required", A_FLAG,
+	      false } },
+	  "account_system_id enabled initial_access_token_required "
+	  "initial_access_token version" },
 };
 
 #undef T

@@ -14,6 +14,7 @@
 
 #include "base/base.h"
 #include "oidc/oidc.h"
+#include "oidc/flow.h"
 
 #define SCHEMA_V1(KT)							\
 	"CREATE TABLE oauth_revoked ("					\
@@ -77,6 +78,17 @@ zt_oauth_introspect(json_t **out, const zt_oauth_req *r, const zt_form *f,
 		    "client cannot introspect tokens");
 	}
 	zt_oauth_client_free(&c);
+	/* Refresh tokens are opaque: refresh.c knows them. */
+	if (strncmp(token, "ztrt_", 5) == 0) {
+		if (zt_refresh_introspect(out, r->db, r->iss, token, now) < 0)
+			return zt_oauth_fail(e, 503, "temporarily_unavailable",
+			    "retry");
+		if (*out == NULL && (*out = json_pack("{s:b}", "active",
+		    false)) == NULL)
+			return zt_oauth_fail(e, 500, "server_error", "out of "
+			    "memory");
+		return ZT_OK;
+	}
 	if (strlen(token) > ZT_JWS_MAX ||
 	    zt_oauth_verify_access(&claims, r->db, r->iss, token, now) < 0) {
 		if ((*out = json_pack("{s:b}", "active", false)) == NULL)
@@ -173,7 +185,16 @@ zt_oauth_revoke(const zt_oauth_req *r, const zt_form *f, zt_oauth_error *e)
 	if ((err = token_param(&token, f, e)) < 0 ||
 	    (err = zt_oauth_client_auth(&c, r, f, e)) < 0)
 		return err;
-	if (strlen(token) <= ZT_JWS_MAX &&
+	/* A refresh token takes its whole family with it (RFC 7009 2.1
+	 * allows that, and a family is one grant). */
+	if (strncmp(token, "ztrt_", 5) == 0) {
+		if ((err = zt_refresh_revoke_token(r->db, r->iss, c.id, token,
+		    r->request_id, now)) < 0 && err != ZT_ENOTFOUND)
+			err = zt_oauth_fail(e, 503, "temporarily_unavailable",
+			    "the revocation could not be recorded; retry");
+		else
+			err = ZT_OK;
+	} else if (strlen(token) <= ZT_JWS_MAX &&
 	    zt_oauth_verify_access(&claims, r->db, r->iss, token, now) == ZT_OK) {
 		if (strcmp(json_string_value(json_object_get(claims,
 		    "client_id")), c.id) == 0 &&

@@ -61,12 +61,39 @@ slug_ok(const char *s, size_t max)
 #define ISSUER_SLOTS 8
 #define ISSUER_TTL_MS 1000
 
+/*
+ * Each slot also keeps its documents serialized (RFC 8414 metadata,
+ * discovery, JWKS), so that a discovery or JWKS GET copies bytes instead
+ * of building and dumping a JSON tree: those GETs are the most frequent
+ * requests a provider sees.  The metadata text lives as long as the slot;
+ * the JWKS text as long as the JWKS, and a rotation on this node (the
+ * keys module's epoch moves) drops it at once.
+ */
+enum { TEXT_OAUTH, TEXT_OPENID, TEXT_JWKS, TEXT_KINDS };
+
 struct issuer_slot {
 	zt_issuer iss;
 	int64_t at;
 	json_t *jwks;
 	int64_t jwks_at;
+	uint64_t jwks_epoch;
+	char *text[TEXT_KINDS];
+	size_t text_len[TEXT_KINDS];
 };
+
+/* A thread's last text made without a slot to keep it in. */
+static _Thread_local char *loose_text;
+
+static void
+slot_clear(struct issuer_slot *s)
+{
+	int k;
+
+	json_decref(s->jwks);
+	for (k = 0; k < TEXT_KINDS; k++)
+		free(s->text[k]);
+	memset(s, 0, sizeof(*s));
+}
 
 static _Thread_local struct issuer_slot issuers[ISSUER_SLOTS];
 
@@ -75,10 +102,10 @@ zt_issuer_thread_done(void)
 {
 	int i;
 
-	for (i = 0; i < ISSUER_SLOTS; i++) {
-		json_decref(issuers[i].jwks);
-		memset(&issuers[i], 0, sizeof(issuers[i]));
-	}
+	for (i = 0; i < ISSUER_SLOTS; i++)
+		slot_clear(&issuers[i]);
+	free(loose_text);
+	loose_text = NULL;
 }
 
 static struct issuer_slot *
@@ -107,8 +134,7 @@ issuer_remember(const zt_issuer *iss, int64_t now)
 		if (issuers[i].at < victim->at)
 			victim = &issuers[i];
 	}
-	json_decref(victim->jwks);
-	memset(victim, 0, sizeof(*victim));
+	slot_clear(victim);
 	victim->iss = *iss;
 	victim->at = now;
 }
@@ -228,6 +254,16 @@ zt_issuer_metadata(json_t **out, const zt_issuer *iss, bool openid)
 	json_decref(auth);
 	if (doc == NULL)
 		return zt_error_set(ZT_ENOMEM, "out of memory");
+	/* The grants of refresh.c, device.c and par.c.  (registration_endpoint
+	 * depends on a setting: api/oauth.c adds it.) */
+	json_array_append_new(json_object_get(doc, "grant_types_supported"),
+	    json_string("refresh_token"));
+	json_array_append_new(json_object_get(doc, "grant_types_supported"),
+	    json_string("urn:ietf:params:oauth:grant-type:device_code"));
+	json_object_set_new(doc, "device_authorization_endpoint",
+	    endpoint(iss, "device_authorization"));
+	json_object_set_new(doc, "pushed_authorization_request_endpoint",
+	    endpoint(iss, "par"));
 	/* OpenID discovery names the subject identifier types; every
 	 * subject is the same to all clients ("public"). */
 	if (openid)
@@ -246,13 +282,15 @@ zt_issuer_jwks(json_t **out, zt_db *db, const zt_master_key *mk,
 	char scope[ZT_KEYS_SCOPE_MAX + 1];
 	json_t *doc = NULL, *part, *k;
 	int64_t now = zt_now_ms();
+	uint64_t epoch = zt_keys_epoch();
 	struct issuer_slot *cached;
 	size_t i, j;
 	int err;
 
 	*out = NULL;
 	if ((cached = issuer_cached(iss->url, now)) != NULL &&
-	    cached->jwks != NULL && now - cached->jwks_at < ISSUER_TTL_MS) {
+	    cached->jwks != NULL && now - cached->jwks_at < ISSUER_TTL_MS &&
+	    cached->jwks_epoch == epoch) {
 		*out = json_incref(cached->jwks);
 		return ZT_OK;
 	}
@@ -277,9 +315,79 @@ zt_issuer_jwks(json_t **out, zt_db *db, const zt_master_key *mk,
 		json_decref(cached->jwks);
 		cached->jwks = json_incref(doc);
 		cached->jwks_at = now;
+		cached->jwks_epoch = epoch;
+		free(cached->text[TEXT_JWKS]);
+		cached->text[TEXT_JWKS] = NULL;
 	}
 	*out = doc;
 	return ZT_OK;
+}
+
+/* Keeps the compact text of `doc` (taken) in slot `s` (or, with none, in
+ * the thread's loose text) and points *text at it. */
+static int
+text_keep(const char **text, size_t *len, struct issuer_slot *s, int kind,
+    json_t *doc)
+{
+	char *t;
+
+	t = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (t == NULL)
+		return zt_error_set(ZT_ENOMEM, "out of memory");
+	if (s != NULL) {
+		free(s->text[kind]);
+		s->text[kind] = t;
+		s->text_len[kind] = strlen(t);
+	} else {
+		free(loose_text);
+		loose_text = t;
+	}
+	*text = t;
+	*len = strlen(t);
+	return ZT_OK;
+}
+
+int
+zt_issuer_metadata_text(const char **text, size_t *len,
+    const zt_issuer *iss, bool openid)
+{
+	int kind = openid ? TEXT_OPENID : TEXT_OAUTH;
+	struct issuer_slot *s = issuer_cached(iss->url, zt_now_ms());
+	json_t *doc;
+	int err;
+
+	if (s != NULL && s->text[kind] != NULL) {
+		*text = s->text[kind];
+		*len = s->text_len[kind];
+		return ZT_OK;
+	}
+	if ((err = zt_issuer_metadata(&doc, iss, openid)) < 0)
+		return err;
+	return text_keep(text, len, s, kind, doc);
+}
+
+int
+zt_issuer_jwks_text(const char **text, size_t *len, zt_db *db,
+    const zt_master_key *mk, const zt_issuer *iss)
+{
+	int64_t now = zt_now_ms();
+	struct issuer_slot *s = issuer_cached(iss->url, now);
+	json_t *doc;
+	int err;
+
+	if (s != NULL && s->text[TEXT_JWKS] != NULL && s->jwks != NULL &&
+	    now - s->jwks_at < ISSUER_TTL_MS &&
+	    s->jwks_epoch == zt_keys_epoch()) {
+		*text = s->text[TEXT_JWKS];
+		*len = s->text_len[TEXT_JWKS];
+		return ZT_OK;
+	}
+	if ((err = zt_issuer_jwks(&doc, db, mk, iss)) < 0)
+		return err;
+	/* zt_issuer_jwks may have refreshed the slot; find it again. */
+	return text_keep(text, len, issuer_cached(iss->url, now), TEXT_JWKS,
+	    doc);
 }
 
 /* ---- single-use values -------------------------------------------------- */

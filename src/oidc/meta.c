@@ -248,7 +248,7 @@ jwks_check(json_t *jwks)
 struct meta_in {
 	const char *system, *name, *method, *scope, *alg;
 	json_t *redirects, *logout, *grants, *responses, *jwks;
-	int64_t at_life, rt_life;
+	int64_t at_life, rt_life, rt_idle;
 	bool dpop, par;
 	bool has_name, has_scope, has_grants, has_responses;
 };
@@ -317,7 +317,7 @@ meta_build(json_t **out, const struct meta_in *m)
 	    (err = meta_consistent(m, grants, responses, redirects)) < 0)
 		goto out;
 	*out = json_pack("{s:s, s:O, s:O, s:O, s:O, s:s, s:s, s:s,"
-	    " s:I, s:I, s:b, s:b}",
+	    " s:I, s:I, s:I, s:b, s:b}",
 	    "client_name", m->name ? m->name : "",
 	    "redirect_uris", redirects,
 	    "post_logout_redirect_uris", logout,
@@ -328,6 +328,7 @@ meta_build(json_t **out, const struct meta_in *m)
 	    "id_token_signed_response_alg", m->alg,
 	    "access_token_lifetime", (json_int_t)m->at_life,
 	    "refresh_token_lifetime", (json_int_t)m->rt_life,
+	    "refresh_token_idle_lifetime", (json_int_t)m->rt_idle,
 	    "dpop_bound_access_tokens", m->dpop,
 	    "require_pushed_authorization_requests", m->par);
 	if (*out == NULL)
@@ -354,6 +355,7 @@ zt_client_metadata(json_t **out, json_t *in)
 	struct meta_in m = {
 		.method = "client_secret_basic", .scope = "openid profile email",
 		.alg = "ES256", .at_life = 600, .rt_life = 30 * 86400,
+		.rt_idle = 14 * 86400,
 	};
 	zt_json_field f[] = {
 		{ "account_system", ZT_J_STRING, false, &m.system, NULL },
@@ -372,6 +374,8 @@ zt_client_metadata(json_t **out, json_t *in)
 		    NULL },
 		{ "access_token_lifetime", ZT_J_INT, false, &m.at_life, NULL },
 		{ "refresh_token_lifetime", ZT_J_INT, false, &m.rt_life, NULL },
+		{ "refresh_token_idle_lifetime", ZT_J_INT, false, &m.rt_idle,
+		    NULL },
 		{ "dpop_bound_access_tokens", ZT_J_BOOL, false, &m.dpop, NULL },
 		{ "require_pushed_authorization_requests", ZT_J_BOOL, false,
 		    &m.par, NULL },
@@ -409,6 +413,9 @@ zt_client_metadata(json_t **out, json_t *in)
 		return bad("access_token_lifetime", "60 to 86400 seconds");
 	if (m.rt_life < 300 || m.rt_life > 366 * 86400)
 		return bad("refresh_token_lifetime", "300 seconds to 366 "
+		    "days");
+	if (m.rt_idle < 300 || m.rt_idle > 366 * 86400)
+		return bad("refresh_token_idle_lifetime", "300 seconds to 366 "
 		    "days");
 	return meta_build(out, &m);
 }

@@ -131,6 +131,13 @@ int zt_issuer_metadata(json_t **out, const zt_issuer *iss, bool openid);
  * made on first use. */
 int zt_issuer_jwks(json_t **out, zt_db *db, const zt_master_key *mk,
     const zt_issuer *iss);
+/* The same two documents as compact JSON text from this thread's cache
+ * of issuers.  *text is borrowed: it stays valid until this thread's next
+ * call of a zt_issuer_* function. */
+int zt_issuer_metadata_text(const char **text, size_t *len,
+    const zt_issuer *iss, bool openid);
+int zt_issuer_jwks_text(const char **text, size_t *len, zt_db *db,
+    const zt_master_key *mk, const zt_issuer *iss);
 /* Frees this thread's cache of issuers (zt_oauth_thread_done calls it). */
 void zt_issuer_thread_done(void);
 

@@ -24,10 +24,13 @@
 
 #include "base/base.h"
 #include "oidc/oidc.h"
+#include "oidc/flow.h"
 
 #define GT_CLIENT	"client_credentials"
 #define GT_EXCHANGE	"urn:ietf:params:oauth:grant-type:token-exchange"
 #define TT_ACCESS	"urn:ietf:params:oauth:token-type:access_token"
+#define GT_REFRESH	"refresh_token"
+#define GT_DEVICE	"urn:ietf:params:oauth:grant-type:device_code"
 /* RFC 8707 allows several resources; a token for more than a few
  * services is a token for too many. */
 #define RESOURCES_MAX	8
@@ -125,21 +128,35 @@ zt_oauth_audit_clear(zt_oauth_audit *a)
 	a->record = NULL;
 }
 
+/* The records go in as one run of the chain (zt_audit_append_n), in
+ * chunks of AUDIT_RUN. */
+#define AUDIT_RUN 128
+
 int
 zt_oauth_audit_commit(zt_db *db, zt_oauth_audit *const *a, size_t n)
 {
-	zt_actor actor;
-	size_t i;
+	zt_actor actor[AUDIT_RUN];
+	zt_audit_entry entry[AUDIT_RUN];
+	const zt_actor *ap[AUDIT_RUN];
+	const zt_audit_entry *ep[AUDIT_RUN];
+	size_t i, k;
 	int err;
 
 	if ((err = zt_db_begin(db)) < 0)
 		return err;
-	for (i = 0; i < n && err == ZT_OK; i++) {
-		actor = (zt_actor){ a[i]->actor, a[i]->tenant,
-		    a[i]->request_id[0] ? a[i]->request_id : NULL };
-		err = zt_audit_append(db, &actor, &(zt_audit_entry){
-		    .action = "oauth.token", .tenant = a[i]->tenant,
-		    .target = a[i]->actor, .after = a[i]->record });
+	for (i = 0; i < n && err == ZT_OK; i += k) {
+		for (k = 0; k < AUDIT_RUN && i + k < n; k++) {
+			actor[k] = (zt_actor){ a[i + k]->actor,
+			    a[i + k]->tenant, a[i + k]->request_id[0] ?
+			    a[i + k]->request_id : NULL };
+			entry[k] = (zt_audit_entry){ .action = "oauth.token",
+			    .tenant = a[i + k]->tenant,
+			    .target = a[i + k]->actor,
+			    .after = a[i + k]->record };
+			ap[k] = &actor[k];
+			ep[k] = &entry[k];
+		}
+		err = zt_audit_append_n(db, ap, ep, k);
 	}
 	if (err == ZT_OK)
 		err = zt_db_commit(db);
@@ -197,6 +214,27 @@ struct vkey {
 
 static _Thread_local struct vkey vkeys[VKEY_SLOTS];
 
+/*
+ * Tokens this thread verified lately: a resource server introspects the
+ * same token again and again, and an ECDSA verification costs more than
+ * the rest of an introspection together.  A slot holds SHA-256 of the
+ * issuer's URL and the token's bytes, and a copy of the claims those
+ * bytes carry.  A hit skips the signature, typ and iss checks and the
+ * claims' parse (the same bytes pass them the same way); the dates are
+ * checked again and the revocation table read on every call.  An entry
+ * lives VKEY_TTL_MS, the time a key that left the JWKS stays usable in
+ * the key cache anyway.  Direct-mapped, so a collision only evicts.
+ */
+#define VSIG_SLOTS 256
+
+struct vsig {
+	uint8_t h[ZT_SHA256_LEN];
+	int64_t at;
+	json_t *claims;
+};
+
+static _Thread_local struct vsig *vsigs;
+
 void
 zt_oauth_thread_done(void)
 {
@@ -206,6 +244,11 @@ zt_oauth_thread_done(void)
 		zt_jose_key_free(vkeys[i].key);
 		memset(&vkeys[i], 0, sizeof(vkeys[i]));
 	}
+	if (vsigs != NULL)
+		for (i = 0; i < VSIG_SLOTS; i++)
+			json_decref(vsigs[i].claims);
+	free(vsigs);
+	vsigs = NULL;
 	zt_issuer_thread_done();
 	zt_oauth_clients_thread_done();
 }
@@ -268,6 +311,39 @@ vkey_find(const zt_jose_key **key, unsigned *alg, zt_db *db,
 	    "this issuer's");
 }
 
+static void
+vsig_hash(uint8_t h[ZT_SHA256_LEN], const zt_issuer *iss, const char *token)
+{
+	size_t nu = strlen(iss->url), nt = strlen(token);
+	char stack[2048];
+	zt_buf b = ZT_BUF_INIT(ZT_ISSUER_URL_MAX + ZT_JWS_MAX + 2);
+
+	/* One piece, as zt_sha256 takes it: on the stack for the usual
+	 * token, else in a buffer.  A failure to allocate gives a hash no
+	 * slot holds. */
+	memset(h, 0, ZT_SHA256_LEN);
+	if (nu + nt + 1 <= sizeof(stack)) {
+		memcpy(stack, iss->url, nu);
+		stack[nu] = '\0';
+		memcpy(stack + nu + 1, token, nt);
+		zt_sha256(h, stack, nu + nt + 1);
+		return;
+	}
+	if (zt_buf_add(&b, iss->url, nu + 1) == ZT_OK &&
+	    zt_buf_add(&b, token, nt) == ZT_OK)
+		zt_sha256(h, b.data, b.len);
+	zt_buf_free(&b);
+}
+
+static struct vsig *
+vsig_slot(const uint8_t h[ZT_SHA256_LEN])
+{
+	if (vsigs == NULL && (vsigs = calloc(VSIG_SLOTS,
+	    sizeof(*vsigs))) == NULL)
+		return NULL;
+	return &vsigs[((unsigned)h[0] | (unsigned)h[1] << 8) % VSIG_SLOTS];
+}
+
 static int
 revoked(zt_db *db, const zt_issuer *iss, const char *jti)
 {
@@ -295,30 +371,57 @@ zt_oauth_verify_access(json_t **claims, zt_db *db, const zt_issuer *iss,
 		.require_exp = true,
 	};
 	const zt_jose_key *key = NULL;
+	uint8_t h[ZT_SHA256_LEN];
+	int64_t ms = zt_now_ms();
 	const char *jti;
+	struct vsig *vs;
 	json_t *c = NULL;
 	unsigned alg = 0;
 	zt_jws jws;
 	int err;
 
 	*claims = NULL;
-	if (zt_jws_parse(&jws, token, strlen(token)) < 0)
-		return zt_error_set(ZT_EFORBIDDEN, "not a token of ours");
-	if (jws.kid[0] == '\0')
-		err = zt_error_set(ZT_EFORBIDDEN, "the token names no key");
-	else if ((err = vkey_find(&key, &alg, db, iss, jws.kid)) == ZT_OK &&
-	    (err = zt_jws_verify(&jws, key, alg)) == ZT_OK &&
-	    (err = zt_jwt_check(&jws, &x, &c)) == ZT_OK) {
-		jti = json_string_value(json_object_get(c, "jti"));
-		if (jti == NULL || !json_is_string(json_object_get(c,
-		    "client_id")) || !json_is_string(json_object_get(c, "sub")))
-			err = zt_error_set(ZT_EFORBIDDEN, "the token lacks "
-			    "claims an access token of ours has");
-		else
-			err = revoked(db, iss, jti);
+	vsig_hash(h, iss, token);
+	vs = vsig_slot(h);
+	if (vs != NULL && vs->claims != NULL && ms - vs->at < VKEY_TTL_MS &&
+	    memcmp(vs->h, h, sizeof(h)) == 0) {
+		/* These very bytes passed every check below: only the dates
+		 * can have changed since. */
+		if ((err = zt_jwt_check_times(vs->claims, &x)) < 0)
+			return err;
+		if ((c = json_deep_copy(vs->claims)) == NULL)
+			return zt_error_set(ZT_ENOMEM, "out of memory");
+	} else {
+		if (zt_jws_parse(&jws, token, strlen(token)) < 0)
+			return zt_error_set(ZT_EFORBIDDEN, "not a token of ours");
+		if (jws.kid[0] == '\0')
+			err = zt_error_set(ZT_EFORBIDDEN, "the token names no "
+			    "key");
+		else if ((err = vkey_find(&key, &alg, db, iss, jws.kid)) ==
+		    ZT_OK && (err = zt_jws_verify(&jws, key, alg)) == ZT_OK)
+			err = zt_jwt_check(&jws, &x, &c);
+		zt_jws_free(&jws);
+		if (err < 0) {
+			json_decref(c);
+			return err;
+		}
 	}
-	zt_jws_free(&jws);
-	if (err < 0) {
+	jti = json_string_value(json_object_get(c, "jti"));
+	if (jti == NULL || !json_is_string(json_object_get(c, "client_id")) ||
+	    !json_is_string(json_object_get(c, "sub"))) {
+		json_decref(c);
+		return zt_error_set(ZT_EFORBIDDEN, "the token lacks claims an "
+		    "access token of ours has");
+	}
+	/* Remembered before the revocation check, which runs every time. */
+	if (vs != NULL && (vs->claims == NULL || memcmp(vs->h, h,
+	    sizeof(h)) != 0 || ms - vs->at >= VKEY_TTL_MS)) {
+		json_decref(vs->claims);
+		memcpy(vs->h, h, sizeof(h));
+		vs->claims = json_deep_copy(c);
+		vs->at = ms;
+	}
+	if ((err = revoked(db, iss, jti)) < 0) {
 		json_decref(c);
 		return err;
 	}
@@ -468,6 +571,9 @@ struct grant_out {
 	char *scope;		/* owned */
 	char *sub;		/* owned */
 	bool exchange;
+	/* A person's grant (refresh, device): what it stands for. */
+	zt_refresh_grant rt;
+	const char *user;	/* GT_REFRESH, GT_DEVICE or NULL */
 };
 
 static void
@@ -477,6 +583,7 @@ grant_out_free(struct grant_out *g)
 	json_decref(g->act);
 	free(g->scope);
 	free(g->sub);
+	zt_refresh_grant_free(&g->rt);
 }
 
 static int
@@ -617,6 +724,134 @@ out:
 	return err;
 }
 
+/* True when every audience of `want` (a string or an array) is in
+ * `have`. */
+static bool
+aud_subset(json_t *want, json_t *have)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_is_string(want))
+		return have != NULL && aud_names(have, json_string_value(want));
+	json_array_foreach(want, i, v)
+		if (!json_is_string(v) || have == NULL ||
+		    !aud_names(have, json_string_value(v)))
+			return false;
+	return true;
+}
+
+/*
+ * What a person granted (a redeemed refresh token or device code, in
+ * g->rt) becomes an access token: its subject, the scope asked for if it
+ * narrows the granted one (RFC 6749 6: never wider), and the resources
+ * asked for if they are among the granted ones (RFC 8707 2.2), else all
+ * of those.
+ */
+static int
+grant_user(struct grant_out *g, const zt_form *f, const char *grant,
+    zt_oauth_error *e)
+{
+	const char *want = zt_form_get(f, "scope");
+	int err;
+
+	if (want != NULL && (!scope_syntax_ok(want) ||
+	    !scope_subset(want, g->rt.scope)))
+		return zt_oauth_fail(e, 400, "invalid_scope", "the scope may "
+		    "only narrow the one granted");
+	if ((err = audience_read(&g->aud, f, false, e)) < 0)
+		return err;
+	if (g->aud != NULL && !aud_subset(g->aud, g->rt.resource))
+		return zt_oauth_fail(e, 400, "invalid_target", "a resource "
+		    "that was not granted");
+	if (g->aud == NULL && g->rt.resource != NULL)
+		g->aud = json_incref(g->rt.resource);
+	g->scope = strdup(want ? want : g->rt.scope);
+	g->sub = strdup(g->rt.identity_id);
+	if (g->scope == NULL || g->sub == NULL)
+		return zt_oauth_fail(e, 500, "server_error", "out of memory");
+	g->spec.sub = g->sub;
+	g->spec.grant = grant;
+	g->user = grant;
+	return ZT_OK;
+}
+
+static int
+grant_refresh(struct grant_out *g, const zt_oauth_client *c,
+    const zt_oauth_req *r, const zt_form *f, const char *jkt,
+    zt_oauth_error *e)
+{
+	int64_t now = r->now ? r->now : zt_now_ms() / 1000;
+	const char *rt = zt_form_get(f, "refresh_token");
+	int err;
+
+	if (rt == NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "refresh_token "
+		    "is required");
+	if ((err = zt_refresh_redeem(&g->rt, r->db, r->iss, c->id, rt, jkt,
+	    now, e)) < 0)
+		return err;
+	return grant_user(g, f, GT_REFRESH, e);
+}
+
+static int
+grant_device(struct grant_out *g, const zt_oauth_client *c,
+    const zt_oauth_req *r, const zt_form *f, zt_oauth_error *e)
+{
+	int64_t now = r->now ? r->now : zt_now_ms() / 1000;
+	const char *dc = zt_form_get(f, "device_code");
+	int err;
+
+	if (dc == NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "device_code "
+		    "is required");
+	if ((err = zt_device_redeem(&g->rt, r->db, r->iss, c->id, dc, now,
+	    e)) < 0)
+		return err;
+	return grant_user(g, f, GT_DEVICE, e);
+}
+
+/*
+ * The refresh token of a person's grant, once its access token (with
+ * claims `claims`) is minted: the refresh grant rotates the one presented;
+ * the device grant starts a family when the client may refresh.
+ */
+static int
+user_refresh(json_t *out, struct grant_out *g, const zt_oauth_client *c,
+    const zt_oauth_req *r, json_t *claims, const char *jkt,
+    zt_oauth_error *e)
+{
+	int64_t now = r->now ? r->now : zt_now_ms() / 1000;
+	const char *jti = json_string_value(json_object_get(claims, "jti"));
+	int64_t exp = json_integer_value(json_object_get(claims, "exp"));
+	char rt[ZT_REFRESH_LEN + 1], family[ZT_ID_LEN + 1];
+	int err;
+
+	if (strcmp(g->user, GT_REFRESH) == 0) {
+		err = zt_refresh_rotate(rt, r->db, r->iss, &g->rt, c->id, jti,
+		    exp, now);
+		if (err == ZT_ECONFLICT)
+			return zt_oauth_fail(e, 400, "invalid_grant", "the "
+			    "refresh token was used before: every token of "
+			    "its grant is revoked");
+	} else {
+		if (!has_grant(c->meta, GT_REFRESH))
+			return ZT_OK;
+		err = zt_refresh_start(rt, family, r->db, r->iss,
+		    &(zt_refresh_spec){ .client_id = c->id,
+		    .identity_id = g->rt.identity_id,
+		    .session_id = g->rt.session_id[0] ? g->rt.session_id :
+		    NULL, .scope = g->rt.scope, .resource = g->rt.resource,
+		    .jkt = jkt, .auth_time = g->rt.auth_time }, jti, exp, now);
+	}
+	if (err < 0)
+		return zt_oauth_fail(e, 500, "server_error", "the refresh "
+		    "token could not be issued");
+	json_object_set_new(out, "refresh_token", json_string(rt));
+	zt_wipe(rt, sizeof(rt));
+	return ZT_OK;
+}
+
 /* DPoP: a valid proof binds the token; a client registered with
  * dpop_bound_access_tokens must send one. */
 static int
@@ -652,6 +887,7 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	char jkt[ZT_JOSE_THUMBPRINT_LEN + 1];
 	struct grant_out g = { .spec = { 0 } };
 	zt_buf token = ZT_BUF_INIT(ZT_JWS_MAX);
+	json_t *claims = NULL;
 	zt_oauth_client c;
 	bool bound;
 	int err;
@@ -665,9 +901,10 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 		    "is required");
 	if ((err = zt_oauth_client_auth(&c, r, f, e)) < 0)
 		return err;
-	if (strcmp(grant, GT_CLIENT) != 0 && strcmp(grant, GT_EXCHANGE) != 0) {
+	if (strcmp(grant, GT_CLIENT) != 0 && strcmp(grant, GT_EXCHANGE) != 0 &&
+	    strcmp(grant, GT_REFRESH) != 0 && strcmp(grant, GT_DEVICE) != 0) {
 		err = zt_oauth_fail(e, 400, "unsupported_grant_type", "this "
-		    "issuer supports client_credentials and token exchange");
+		    "grant type is not supported here");
 		goto out;
 	}
 	if (!has_grant(c.meta, grant)) {
@@ -681,6 +918,10 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	    "access_token_lifetime"));
 	if (strcmp(grant, GT_CLIENT) == 0)
 		err = grant_client_credentials(&g, &c, f, e);
+	else if (strcmp(grant, GT_REFRESH) == 0)
+		err = grant_refresh(&g, &c, r, f, bound ? jkt : NULL, e);
+	else if (strcmp(grant, GT_DEVICE) == 0)
+		err = grant_device(&g, &c, r, f, e);
 	else
 		err = grant_exchange(&g, &c, r, f, bound ? jkt : NULL, e);
 	if (err < 0)
@@ -693,7 +934,7 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	g.spec.scope = g.scope;
 	g.spec.aud = g.aud;
 	g.spec.jkt = bound ? jkt : NULL;
-	if (zt_oauth_issue_access(&token, NULL, r, client_alg(c.meta),
+	if (zt_oauth_issue_access(&token, &claims, r, client_alg(c.meta),
 	    &g.spec) < 0) {
 		err = zt_oauth_fail(e, 500, "server_error", "the token could "
 		    "not be issued");
@@ -711,7 +952,17 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	if (g.exchange)
 		json_object_set_new(*out, "issued_token_type",
 		    json_string(TT_ACCESS));
+	if (g.user != NULL && (err = user_refresh(*out, &g, &c, r, claims,
+	    bound ? jkt : NULL, e)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		goto out;
+	}
+	/* XXX: the device grant with scope openid is to carry an ID token
+	 * too, from the authorization side's ID token function once it is
+	 * declared in flow.h. */
 out:
+	json_decref(claims);
 	zt_buf_free(&token);
 	grant_out_free(&g);
 	zt_oauth_client_free(&c);

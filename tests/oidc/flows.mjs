@@ -367,7 +367,11 @@ check('a JSON body is invalid_request', async () => {
 });
 
 check('other grants are unsupported_grant_type', async () => {
+	// Supported (grants.mjs), but not registered for this client.
 	await refused({ grant_type: 'refresh_token', refresh_token: 'x' },
+	    { authorization: basic(svc.client_id, svc.client_secret) }, 400,
+	    'unauthorized_client');
+	await refused({ grant_type: 'implicit' },
 	    { authorization: basic(svc.client_id, svc.client_secret) }, 400,
 	    'unsupported_grant_type');
 	await refused({ grant_type: EXCHANGE, subject_token: 'x',

@@ -400,6 +400,11 @@ test_oidc_token__client_credentials(void **state)
 	    json_integer_value(json_object_get(claims, "iat")), 600);
 	assert_int_equal(audit_count(f->db), before + 1);
 	json_decref(claims);
+	/* Verified once, the token is remembered; its dates are still
+	 * checked on every call. */
+	assert_int_equal(zt_oauth_verify_access(&claims, f->db, &f->iss, at,
+	    zt_now_ms() / 1000 + 601), ZT_EFORBIDDEN);
+	assert_null(claims);
 
 	/* Introspection sees it; after revocation it does not. */
 	snprintf(body, sizeof(body), "token=%s", at);

@@ -1,0 +1,268 @@
+/*
+ * oidc flows: the browser side (authorization endpoint, sign-in pages,
+ * sessions, logout) and the grants that hang off it (authorization codes,
+ * refresh tokens, device codes, pushed requests).  This header is where
+ * the pieces meet; each function says which file owns it.
+ */
+#ifndef ZT_OIDC_FLOW_H
+#define ZT_OIDC_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "authn/authn.h"
+#include "oidc/oidc.h"
+
+/* ---- sessions of the sign-in pages (login.c) ----------------------- */
+
+/*
+ * The signed-in session of a browser request to `iss`, read from the
+ * Cookie header `cookie` (may be NULL).  ZT_ENOTFOUND when there is none,
+ * or it is not current, or it belongs to another tenant or account
+ * system.
+ */
+int zt_oidc_session(zt_session *out, zt_db *db, const zt_session_config *cfg,
+    const zt_issuer *iss, const char *cookie);
+
+/*
+ * Appends to `out` the URL of the issuer's sign-in page that sends the
+ * browser on to `return_to` once a person has signed in.  `return_to`
+ * must be a path under the issuer's own path ("/t/<t>/<s>/device?..."):
+ * the page refuses any other, so it cannot become an open redirect.
+ */
+int zt_oidc_login_url(zt_buf *out, const zt_issuer *iss,
+    const char *return_to);
+
+/* ---- refresh tokens (refresh.c) ------------------------------------- */
+
+/* "ztrt_" and 256 random bits in base64url. */
+#define ZT_REFRESH_LEN	(5 + 43)
+
+typedef struct zt_refresh_spec {
+	const char *client_id;
+	const char *identity_id;	/* the subject */
+	const char *session_id;		/* the sign-in session, or NULL */
+	const char *scope;
+	json_t *resource;		/* RFC 8707 audiences (borrowed) */
+	const char *jkt;		/* DPoP-bound: its thumbprint */
+	int64_t auth_time;		/* seconds */
+	const char *family;		/* NULL: start a new family */
+} zt_refresh_spec;
+
+/*
+ * Issues a refresh token in `family` (a new one when s->family is NULL;
+ * `family_out` gets its id) inside the caller's open transaction.  Only
+ * its hash is kept.
+ */
+int zt_refresh_issue(char token[ZT_REFRESH_LEN + 1],
+    char family_out[ZT_ID_LEN + 1], zt_db *db, const zt_issuer *iss,
+    const zt_refresh_spec *s, int64_t now);
+
+/*
+ * Revokes every refresh token of `family` and every access token issued
+ * from it (their jti go to the revoked list until they expire).
+ */
+int zt_refresh_revoke_family(zt_db *db, const char *tenant,
+    const char *family, int64_t now);
+
+/*
+ * Notes that the access token `jti` (expiring at `exp`) was issued from
+ * `family`, so that revoking the family revokes it too.
+ */
+int zt_refresh_note_access(zt_db *db, const char *tenant, const char *family,
+    const char *jti, int64_t exp);
+
+/* ---- the grants' tables and the refresh grant (refresh.c) ------------ */
+
+/* Refresh token families, device codes, pushed requests and dynamic
+ * registration settings: a migration set of their own. */
+extern const zt_migration_set zt_oauth_grant_migrations;
+
+/* A family lives 30 days by default (refresh_token_lifetime); each of its
+ * tokens dies after this long unused (refresh_token_idle_lifetime). */
+#define ZT_REFRESH_IDLE_S_DEFAULT	(14 * 86400)
+
+/* What a presented refresh token stands for (zt_refresh_redeem). */
+typedef struct zt_refresh_grant {
+	char hash[2 * 32 + 1];		/* of the presented token */
+	char family[ZT_ID_LEN + 1];
+	char identity_id[ZT_ID_LEN + 1];
+	char session_id[64];		/* "" when none */
+	char jkt[ZT_JOSE_THUMBPRINT_LEN + 1];	/* "" when not bound */
+	char *scope;			/* owned */
+	json_t *resource;		/* owned; NULL when none */
+	int64_t auth_time;
+} zt_refresh_grant;
+
+/*
+ * Checks the refresh token `token` presented by `client_id` (with the
+ * DPoP key `jkt`, or NULL): issued by `iss` to that client, unspent, its
+ * family neither revoked nor past its lifetime, the token not idle too
+ * long, the DPoP key the family's, the sign-in session (if any) not
+ * revoked, the subject still active.  A spent token is reuse: the family
+ * and its access tokens are revoked (audited) before the answer.  Every
+ * failure is invalid_grant.  Free *out with zt_refresh_grant_free.
+ */
+int zt_refresh_redeem(zt_refresh_grant *out, zt_db *db,
+    const zt_issuer *iss, const char *client_id, const char *token,
+    const char *jkt, int64_t now, zt_oauth_error *e);
+void zt_refresh_grant_free(zt_refresh_grant *g);
+
+/*
+ * Rotation: spends the redeemed token, issues its successor into `token`
+ * and notes the access token `jti` (expiring at `exp`) in the family, in
+ * one transaction with an "oauth.refresh" audit record.  When another
+ * request spent the token first, that is reuse too: the family is revoked
+ * and the answer is ZT_ECONFLICT.
+ */
+int zt_refresh_rotate(char token[ZT_REFRESH_LEN + 1], zt_db *db,
+    const zt_issuer *iss, const zt_refresh_grant *g, const char *client_id,
+    const char *jti, int64_t exp, int64_t now);
+
+/*
+ * A new family for a grant that signed a person in (device code,
+ * authorization code): zt_refresh_issue and zt_refresh_note_access in one
+ * transaction with an "oauth.refresh" audit record.
+ */
+int zt_refresh_start(char token[ZT_REFRESH_LEN + 1],
+    char family_out[ZT_ID_LEN + 1], zt_db *db, const zt_issuer *iss,
+    const zt_refresh_spec *s, const char *jti, int64_t exp, int64_t now);
+
+/*
+ * The refresh token `token`, for introspection: *out is its RFC 7662
+ * answer when it is a current refresh token of `iss`, else NULL.
+ */
+int zt_refresh_introspect(json_t **out, zt_db *db, const zt_issuer *iss,
+    const char *token, int64_t now);
+/*
+ * Revocation (RFC 7009) of a refresh token of `client_id`: its whole
+ * family goes, audited.  ZT_ENOTFOUND when it is not one (nothing done).
+ */
+int zt_refresh_revoke_token(zt_db *db, const zt_issuer *iss,
+    const char *client_id, const char *token, const char *request_id,
+    int64_t now);
+
+/* ---- pushed authorization requests (par.c) --------------------------- */
+
+/*
+ * Takes, once, the pushed request `request_uri` of `client_id` at `iss`:
+ * `params` gets its parameters (free with zt_form_free).  ZT_ENOTFOUND
+ * when it is unknown, used, expired or another client's.
+ */
+int zt_par_take(zt_form *params, zt_db *db, const zt_issuer *iss,
+    const char *client_id, const char *request_uri, int64_t now);
+
+/*
+ * True when the client (metadata `meta`, normal form) registered
+ * require_pushed_authorization_requests: the authorization endpoint must
+ * then refuse a request that does not come through a request_uri of
+ * zt_par_take (RFC 9126 6).
+ */
+bool zt_par_required(json_t *meta);
+
+/* Pushed requests live this long (RFC 9126 2.2 says briefly). */
+#define ZT_PAR_LIFETIME_S	60
+#define ZT_PAR_URI_PREFIX	"urn:ietf:params:oauth:request_uri:"
+
+/*
+ * The pushed authorization request endpoint (RFC 9126 2): authenticates
+ * the client as the token endpoint does, checks what can be checked
+ * without a browser (client_id, response_type code, a registered
+ * redirect_uri, no request_uri inside), keeps the parameters for
+ * ZT_PAR_LIFETIME_S and answers {request_uri, expires_in} (HTTP 201).
+ */
+int zt_par_push(json_t **out, const zt_oauth_req *r, const zt_form *f,
+    zt_oauth_error *e);
+
+/* ---- the device authorization grant (device.c) ----------------------- */
+
+/* User codes: 8 letters of a 20-letter alphabet without vowels (no words,
+ * no 0/O or 1/I mix-ups), about 34.6 bits; shown as XXXX-XXXX. */
+#define ZT_USER_CODE_LEN	8
+#define ZT_DEVICE_LIFETIME_S	600
+#define ZT_DEVICE_INTERVAL_S	5
+
+/*
+ * The normal form of a user code a person typed: case folded, dashes and
+ * spaces dropped; ZT_EINVAL unless that leaves ZT_USER_CODE_LEN letters
+ * of the alphabet.
+ */
+int zt_user_code_normalise(char out[ZT_USER_CODE_LEN + 1], const char *in);
+
+/*
+ * The device authorization endpoint (RFC 8628 3.1-3.2): client
+ * authentication as at the token endpoint (public clients too), a client
+ * registered for the device grant, a scope within its registered one.
+ */
+int zt_device_authorize(json_t **out, const zt_oauth_req *r,
+    const zt_form *f, zt_oauth_error *e);
+
+/*
+ * The device grant at the token endpoint (RFC 8628 3.4-3.5): the device
+ * code of `client_id`, once approved, fills `out` (subject, scope,
+ * resources, session) and is used up.  Before that: authorization_pending,
+ * slow_down (polled faster than the interval, which then grows by 5 s),
+ * access_denied, expired_token.
+ */
+int zt_device_redeem(zt_refresh_grant *out, zt_db *db,
+    const zt_issuer *iss, const char *client_id, const char *device_code,
+    int64_t now, zt_oauth_error *e);
+
+/* A pending device request, for the verification page. */
+typedef struct zt_device_info {
+	char user_code[ZT_USER_CODE_LEN + 1];	/* normal form */
+	char client_id[ZT_CLIENT_ID_LEN + 1];
+	char client_name[ZT_CLIENT_NAME_MAX + 1];
+	char scope[ZT_CLIENT_SCOPE_MAX + 1];
+} zt_device_info;
+
+/* The pending request of the user code `code` (normal form) at `iss`;
+ * ZT_ENOTFOUND when there is none (unknown, expired, decided). */
+int zt_device_lookup(zt_device_info *out, zt_db *db, const zt_issuer *iss,
+    const char *code, int64_t now);
+
+/*
+ * The person of session `s` approves (or denies) the pending request of
+ * `code`; audited as "oauth.device".  ZT_ENOTFOUND when it is no longer
+ * pending.
+ */
+int zt_device_decide(zt_db *db, const zt_issuer *iss, const char *code,
+    bool approve, const zt_session *s, const char *request_id,
+    int64_t now);
+
+/* ---- dynamic client registration (dcr.c) ------------------------------ */
+
+/*
+ * Whether `iss` accepts dynamic registration (RFC 7591), from a per
+ * account system setting.  Reads the database (each thread keeps the
+ * answer for a second).
+ */
+bool zt_dcr_enabled(zt_db *db, const zt_issuer *iss);
+
+/*
+ * POST <issuer>/register: `body` is the client metadata (JSON),
+ * `authorization` the request's Authorization header (an initial access
+ * token as a Bearer token, when the setting wants one).  *status is 201
+ * on success, else the HTTP status of the error in `e`
+ * (invalid_client_metadata, invalid_redirect_uri, invalid_token).
+ */
+int zt_dcr_register(json_t **out, zt_db *db, const zt_issuer *iss,
+    const char *authorization, const char *body, size_t len,
+    const char *request_id, zt_oauth_error *e);
+
+/*
+ * The registration setting of account system `system_id` of `tenant`, for
+ * administrators: {"enabled", "initial_access_token_required", "version"}.
+ * zt_dcr_setting_put replaces it (`version` as identity calls take it);
+ * with `new_token`, a new initial access token is made and returned once
+ * as "initial_access_token".  Audited as "oauth.registration".
+ */
+int zt_dcr_setting_get(json_t **out, const zt_id_ctx *cx,
+    const char *tenant, const char *system_id);
+int zt_dcr_setting_put(json_t **out, const zt_id_ctx *cx,
+    const char *tenant, const char *system_id, bool enabled,
+    bool require_token, int64_t version);
+
+#endif
