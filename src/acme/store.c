@@ -124,15 +124,6 @@ prep(zt_stmt **st, zt_db *db, const char *sql, int n, ...)
 	return err;
 }
 
-/* Steps a statement that returns no rows and resets it. */
-static int
-run(zt_stmt *st)
-{
-	int rc = zt_stmt_step(st);
-
-	zt_stmt_reset(st);
-	return rc < 0 ? rc : ZT_OK;
-}
 
 static json_t *
 jload(const char *s)
@@ -165,14 +156,14 @@ zt_acme_nonce_new(zt_db *db, char out[ZT_ACME_NONCE_LEN + 1])
 		if ((err = zt_db_prepare(&st, db, "DELETE FROM acme_nonces "
 		    "WHERE expires < $1")) < 0 ||
 		    (err = zt_stmt_bind_int(st, 1, now)) < 0 ||
-		    (err = run(st)) < 0)
+		    (err = zt_stmt_run(st)) < 0)
 			return err;
 	}
 	if ((err = prep(&st, db, "INSERT INTO acme_nonces (nonce, expires) "
 	    "VALUES ($1, $2)", 1, out)) < 0 ||
 	    (err = zt_stmt_bind_int(st, 2, now + ZT_ACME_NONCE_TTL_MS)) < 0)
 		return err;
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 int
@@ -352,7 +343,7 @@ zt_acme_account_new(json_t **out, zt_db *db, const char *tenant,
 	    "thumbprint, jwk, contact, status, created_at) VALUES ($1, $2, "
 	    "$3, $4, $5, 'valid', $6)", 5, tenant, id, tp, jtext, ctext)) < 0 ||
 	    (err = zt_stmt_bind_int(st, 6, zt_now_ms())) < 0 ||
-	    (err = run(st)) < 0)
+	    (err = zt_stmt_run(st)) < 0)
 		goto out;
 	err = zt_acme_account_get(out, db, tenant, id);
 out:
@@ -383,13 +374,13 @@ zt_acme_account_update(json_t **out, zt_db *db, const char *tenant,
 		    "WHERE tenant = $1 AND id = $2 AND status = 'valid'", 3,
 		    tenant, id, ctext);
 		free(ctext);
-		if (err < 0 || (err = run(st)) < 0)
+		if (err < 0 || (err = zt_stmt_run(st)) < 0)
 			return err;
 	}
 	if (deactivate) {
 		if ((err = prep(&st, db, "UPDATE acme_accounts SET status = "
 		    "'deactivated' WHERE tenant = $1 AND id = $2", 2, tenant,
-		    id)) < 0 || (err = run(st)) < 0)
+		    id)) < 0 || (err = zt_stmt_run(st)) < 0)
 			return err;
 	}
 	return zt_acme_account_get(out, db, tenant, id);
@@ -425,7 +416,7 @@ zt_acme_account_rekey(zt_db *db, const char *tenant, const char *id,
 	    "thumbprint = $4 WHERE tenant = $1 AND id = $2 AND status = "
 	    "'valid'", 4, tenant, id, jtext, tp)) < 0)
 		goto out;
-	err = run(st);
+	err = zt_stmt_run(st);
 	if (err == ZT_EEXISTS)
 		err = zt_error_set(ZT_EEXISTS, "the new key has an account");
 out:
@@ -495,7 +486,7 @@ challenge_insert(zt_db *db, const char *tenant, const char *authz,
 	    "$4, $5, $6, 'pending')", 6, tenant, id, authz, account, type,
 	    token)) < 0)
 		return err;
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 static int
@@ -517,7 +508,7 @@ authz_insert(zt_db *db, const char *tenant, const char *order,
 		return err;
 	if ((err = zt_stmt_bind_int(st, 7, pos)) < 0 ||
 	    (err = zt_stmt_bind_int(st, 8, expires)) < 0 ||
-	    (err = run(st)) < 0)
+	    (err = zt_stmt_run(st)) < 0)
 		return err;
 
 	/* One token for both methods: the client answers whichever it
@@ -561,7 +552,7 @@ zt_acme_order_new(json_t **out, zt_db *db, const char *tenant,
 	    (err = zt_stmt_bind_int(st, 4, expires)) < 0 ||
 	    (err = zt_stmt_bind_text(st, 5, itext)) < 0 ||
 	    (err = zt_stmt_bind_int(st, 6, now)) < 0 ||
-	    (err = run(st)) < 0)
+	    (err = zt_stmt_run(st)) < 0)
 		goto rollback;
 	json_array_foreach(idents, i, v)
 		if ((err = authz_insert(db, tenant, id, account, (int)i, v,
@@ -727,7 +718,7 @@ zt_acme_order_fail(zt_db *db, const char *tenant, const char *id,
 	    "error = $3 WHERE tenant = $1 AND id = $2 AND status IN "
 	    "('pending', 'ready')", 3, tenant, id, etext);
 	free(etext);
-	return err < 0 ? err : run(st);
+	return err < 0 ? err : zt_stmt_run(st);
 }
 
 int
@@ -862,7 +853,7 @@ zt_acme_chall_start(zt_db *db, const char *tenant, const char *id)
 	    "a.expires >= $3)", 2, tenant, id)) < 0 ||
 	    (err = zt_stmt_bind_int(st, 3, zt_now_ms())) < 0)
 		return err;
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 int
@@ -950,7 +941,7 @@ order_advance(zt_db *db, const char *tenant, const char *authz,
 		    "WHERE tenant = $1 AND id = $2)", 3, tenant, authz,
 		    problem)) < 0)
 			return err;
-		return run(st);
+		return zt_stmt_run(st);
 	}
 	if ((err = prep(&st, db, "UPDATE acme_orders SET status = 'ready' "
 	    "WHERE tenant = $1 AND status = 'pending' AND id = (SELECT "
@@ -959,7 +950,7 @@ order_advance(zt_db *db, const char *tenant, const char *authz,
 	    "AND a.order_id = acme_orders.id AND a.status <> 'valid')", 2,
 	    tenant, authz)) < 0)
 		return err;
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 int
@@ -981,7 +972,7 @@ zt_acme_job_done(zt_db *db, const zt_acme_job *job, bool ok, bool retry,
 		    (err = zt_stmt_bind_int(st, 3, now +
 		    ZT_ACME_RETRY_MS)) < 0)
 			return err;
-		return run(st);
+		return zt_stmt_run(st);
 	}
 	if (!ok) {
 		pdoc = zt_acme_prob_doc(prob, detail);
@@ -1016,12 +1007,12 @@ zt_acme_job_done(zt_db *db, const zt_acme_job *job, bool ok, bool retry,
 	    (err = zt_stmt_bind_int(st, 4, ok ? now : 0)) < 0 ||
 	    (err = (ptext ? zt_stmt_bind_text(st, 5, ptext) :
 	    zt_stmt_bind_null(st, 5))) < 0 ||
-	    (err = run(st)) < 0)
+	    (err = zt_stmt_run(st)) < 0)
 		goto rollback;
 	if ((err = prep(&st, db, "UPDATE acme_authzs SET status = $3 WHERE "
 	    "tenant = $1 AND id = $2 AND status = 'pending'", 3, job->tenant,
 	    authz, ok ? "valid" : "invalid")) < 0 ||
-	    (err = run(st)) < 0 ||
+	    (err = zt_stmt_run(st)) < 0 ||
 	    (err = order_advance(db, job->tenant, authz, ptext)) < 0 ||
 	    (err = zt_db_commit(db)) < 0)
 		goto rollback;

@@ -234,6 +234,22 @@ zt_audit_append(zt_db *db, const zt_actor *actor, const zt_audit_entry *e)
 	return zt_audit_append_n(db, &actor, &e, 1);
 }
 
+int
+zt_audit_change(zt_db *db, const zt_actor *actor, const char *action,
+    const char *tenant, const char *type, const char *id, json_t *before,
+    json_t *after)
+{
+	char target[256];
+
+	if (id != NULL)
+		snprintf(target, sizeof(target), "%s:%s", type, id);
+	else
+		snprintf(target, sizeof(target), "%s", type);
+	return zt_audit_append(db, actor, &(zt_audit_entry){
+	    .action = action, .tenant = tenant, .target = target,
+	    .before = before, .after = after });
+}
+
 static int verify_fail(zt_audit_report *out, int64_t seq, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 

@@ -45,6 +45,11 @@ int zt_audit_append(zt_db *db, const zt_actor *actor,
  * records).  Must run inside the caller's write transaction. */
 int zt_audit_append_n(zt_db *db, const zt_actor *const *actors,
     const zt_audit_entry *const *entries, size_t n);
+/* Appends one record of a change to the object `type`:`id` ("client:abc"), or to
+ * `type` alone when `id` is NULL, inside the caller's transaction. */
+int zt_audit_change(zt_db *db, const zt_actor *actor, const char *action,
+    const char *tenant, const char *type, const char *id, json_t *before,
+    json_t *after);
 
 typedef struct zt_audit_report {
 	int64_t records;	/* records checked */

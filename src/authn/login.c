@@ -37,30 +37,22 @@ static int
 system_find(const zt_id_ctx *cx, const char *tenant, const char *name,
     char id[ZT_ID_LEN + 1], zt_pw_policy *pol, bool *mfa)
 {
-	json_t *list = NULL, *s;
-	size_t i;
+	json_t *s;
 	int err;
 
 	id[0] = '\0';
 	*mfa = false;
 	zt_pw_policy_from_json(pol, NULL);
-	err = zt_acctsys_list(&list, cx, tenant);
+	err = zt_acctsys_get_by_name(&s, cx, tenant, name);
 	if (err == ZT_ENOTFOUND || err == ZT_EINVAL)
 		return ZT_OK;
 	if (err < 0)
 		return err;
-	json_array_foreach(list, i, s) {
-		if (strcmp(json_string_value(json_object_get(s, "name")),
-		    name) != 0)
-			continue;
-		snprintf(id, ZT_ID_LEN + 1, "%s",
-		    json_string_value(json_object_get(s, "id")));
-		zt_pw_policy_from_json(pol, json_object_get(s,
-		    "password_policy"));
-		*mfa = json_is_true(json_object_get(s, "mfa_required"));
-		break;
-	}
-	json_decref(list);
+	snprintf(id, ZT_ID_LEN + 1, "%s",
+	    json_string_value(json_object_get(s, "id")));
+	zt_pw_policy_from_json(pol, json_object_get(s, "password_policy"));
+	*mfa = json_is_true(json_object_get(s, "mfa_required"));
+	json_decref(s);
 	return ZT_OK;
 }
 

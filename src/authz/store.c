@@ -100,36 +100,8 @@ authz_scope(const zt_id_ctx *cx, const char *tenant)
 	return ZT_OK;
 }
 
-static json_t *
-time_json(int64_t ms)
-{
-	char s[32];
 
-	zt_time_format(s, ms);
-	return json_string(s);
-}
 
-static int
-run(zt_stmt *st)
-{
-	int err = zt_stmt_step(st);
-
-	zt_stmt_reset(st);
-	return err == ZT_DONE ? ZT_OK : err < 0 ? err :
-	    zt_error_set(ZT_ERR, "a write returned rows");
-}
-
-static int
-audit(const zt_id_ctx *cx, const char *action, const char *tenant,
-    const char *what, json_t *before, json_t *after)
-{
-	char target[96];
-
-	snprintf(target, sizeof(target), "%s", what);
-	return zt_audit_append(cx->db, cx->actor, &(zt_audit_entry){
-	    .action = action, .tenant = tenant, .target = target,
-	    .before = before, .after = after });
-}
 
 static int
 bump_seq(zt_db *db)
@@ -140,7 +112,7 @@ bump_seq(zt_db *db)
 	if ((err = zt_db_prepare(&st, db, "UPDATE authz_state SET seq ="
 	    " seq + 1 WHERE id = 1")) < 0)
 		return err;
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* ---- applications ------------------------------------------------------ */
@@ -158,8 +130,8 @@ app_doc(const char *tenant, zt_stmt *st)
 	    "name", zt_stmt_text(st, 1), "namespace", zt_stmt_text(st, 2),
 	    "revision", (json_int_t)zt_stmt_int(st, 6),
 	    "version", (json_int_t)zt_stmt_int(st, 3),
-	    "created_at", time_json(zt_stmt_int(st, 4)),
-	    "updated_at", time_json(zt_stmt_int(st, 5)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 4)),
+	    "updated_at", zt_time_json(zt_stmt_int(st, 5)));
 }
 
 static int
@@ -208,7 +180,6 @@ zt_authz_app_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *appid, const char *name, const char *ns)
 {
 	int64_t now = zt_now_ms();
-	char what[96];
 	zt_stmt *st;
 	int err;
 
@@ -238,14 +209,14 @@ zt_authz_app_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_text(st, 3, name);
 	zt_stmt_bind_text(st, 4, ns);
 	zt_stmt_bind_int(st, 5, now);
-	if ((err = run(st)) == ZT_EEXISTS)
+	if ((err = zt_stmt_run(st)) == ZT_EEXISTS)
 		err = zt_error_set(ZT_EEXISTS, "the appid \"%s\" is taken",
 		    appid);
 	if (err < 0 || (err = app_fetch(out, cx->db, tenant, appid)) < 0 ||
 	    (err = bump_seq(cx->db)) < 0)
 		goto out;
-	snprintf(what, sizeof(what), "app:%s", appid);
-	err = audit(cx, "app.create", tenant, what, NULL, *out);
+	err = zt_audit_change(cx->db, cx->actor, "app.create", tenant, "app",
+	    appid, NULL, *out);
 out:
 	if ((err = zt_db_end(cx->db, err)) < 0) {
 		json_decref(*out);
@@ -302,7 +273,7 @@ delete_rows(zt_db *db, const char *sql, const char *tenant,
 		return err;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, appid);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 int
@@ -310,7 +281,6 @@ zt_authz_app_delete(const zt_id_ctx *cx, const char *tenant,
     const char *appid, int64_t version)
 {
 	json_t *before = NULL;
-	char what[96];
 	int err;
 
 	if ((err = zt_db_begin(cx->db)) < 0)
@@ -332,8 +302,8 @@ zt_authz_app_delete(const zt_id_ctx *cx, const char *tenant,
 	    " tenant = $1 AND appid = $2", tenant, appid)) < 0 ||
 	    (err = bump_seq(cx->db)) < 0)
 		goto out;
-	snprintf(what, sizeof(what), "app:%s", appid);
-	err = audit(cx, "app.delete", tenant, what, before, NULL);
+	err = zt_audit_change(cx->db, cx->actor, "app.delete", tenant, "app",
+	    appid, before, NULL);
 out:
 	json_decref(before);
 	return zt_db_end(cx->db, err);
@@ -351,7 +321,7 @@ rev_doc(const char *tenant, const char *store, zt_stmt *st, bool texts)
 	    "tenant", tenant, "revision", (json_int_t)zt_stmt_int(st, 0),
 	    "change", zt_stmt_text(st, 1), "format", zt_stmt_text(st, 2),
 	    "created_by", zt_stmt_text(st, 5),
-	    "created_at", time_json(zt_stmt_int(st, 6)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 6)));
 
 	if (d == NULL)
 		return NULL;
@@ -546,7 +516,7 @@ insert_revision(zt_db *db, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_text(st, 8, cx->actor != NULL && cx->actor->id != NULL ?
 	    cx->actor->id : "system");
 	zt_stmt_bind_int(st, 9, zt_now_ms());
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* Takes the head row's lock and the next revision number. */
@@ -573,7 +543,7 @@ next_revision(int64_t *rev, zt_db *db, const char *tenant, const char *store)
 			return err;
 		zt_stmt_bind_text(st, 1, tenant);
 		zt_stmt_bind_text(st, 2, store);
-		if ((err = run(st)) < 0)
+		if ((err = zt_stmt_run(st)) < 0)
 			return err;
 	}
 	return head_revision(rev, db, tenant, store);
@@ -593,7 +563,7 @@ put_tx(json_t **out, json_t *errors, const zt_id_ctx *cx, const char *tenant,
 	const char *store;
 	json_t *hold = NULL, *tenant_hold = NULL, *before = NULL;
 	az_texts cur, next, tcur;
-	char *schema_text = NULL, what[96];
+	char *schema_text = NULL;
 	int64_t rev;
 	int err;
 
@@ -666,9 +636,9 @@ put_tx(json_t **out, json_t *errors, const zt_id_ctx *cx, const char *tenant,
 	    (err = bump_seq(cx->db)) < 0 ||
 	    (err = rev_fetch(out, cx->db, tenant, store, rev)) < 0)
 		goto out;
-	snprintf(what, sizeof(what), "policy-store:%s", store);
-	err = audit(cx, part == ZT_AUTHZ_SCHEMA ? "policy.schema.put" :
-	    "policy.put", tenant, what, before, *out);
+	err = zt_audit_change(cx->db, cx->actor, part == ZT_AUTHZ_SCHEMA ?
+	    "policy.schema.put" : "policy.put", tenant, "policy-store", store,
+	    before, *out);
 out:
 	free(schema_text);
 	json_decref(hold);

@@ -143,6 +143,8 @@ int64_t zt_mono_us(void);	/* monotonic, microseconds */
 /* RFC 3339 UTC with milliseconds: 2026-12-03T17:22:02.123Z (25 bytes). */
 void zt_time_format(char out[32], int64_t ms);
 int zt_time_parse(const char *s, int64_t *ms);
+/* The same, as a new JSON string (NULL when out of memory). */
+json_t *zt_time_json(int64_t ms);
 
 /* ---- strings ---------------------------------------------------------- */
 

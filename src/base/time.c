@@ -40,6 +40,15 @@ zt_time_format(char out[32], int64_t ms)
 
 /* Accepts YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC only; offsets are refused so a
  * stored time never depends on a local zone). */
+json_t *
+zt_time_json(int64_t ms)
+{
+	char s[32];
+
+	zt_time_format(s, ms);
+	return json_string(s);
+}
+
 int
 zt_time_parse(const char *s, int64_t *ms)
 {

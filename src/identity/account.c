@@ -41,8 +41,8 @@ account_json(zt_stmt *st)
 	    "system_id", zt_stmt_text(st, 3),
 	    "login_name", zt_stmt_text(st, 4), "state", zt_stmt_text(st, 5),
 	    "version", (json_int_t)zt_stmt_int(st, 6),
-	    "created_at", time_json(zt_stmt_int(st, 7)),
-	    "updated_at", time_json(zt_stmt_int(st, 8)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 7)),
+	    "updated_at", zt_time_json(zt_stmt_int(st, 8)));
 }
 
 static int
@@ -132,7 +132,7 @@ account_row_insert(zt_db *db, const char *tenant, const char *id,
 	zt_stmt_bind_text(st, 6, key);
 	zt_stmt_bind_text(st, 7, spec->state ? spec->state : "active");
 	zt_stmt_bind_int(st, 8, now);
-	if ((err = run(st)) == ZT_EEXISTS) {
+	if ((err = zt_stmt_run(st)) == ZT_EEXISTS) {
 		quote(q, spec->login_name);
 		return zt_error_set(ZT_EEXISTS, "field \"login_name\": \"%s\" "
 		    "is taken in this account system", q);
@@ -174,8 +174,8 @@ account_insert(json_t **out, const zt_id_ctx *cx, const struct scope *sc,
 	    "id", id, "tenant", sc->tenant, "identity_id", spec->identity,
 	    "system_id", spec->system, "login_name", spec->login_name,
 	    "state", spec->state ? spec->state : "active", "version",
-	    (json_int_t)1, "created_at", time_json(now),
-	    "updated_at", time_json(now));
+	    (json_int_t)1, "created_at", zt_time_json(now),
+	    "updated_at", zt_time_json(now));
 	if ((err = id_audit(cx, "account.create", sc->tenant, "account", id,
 	    NULL, *out)) < 0) {
 		json_decref(*out);

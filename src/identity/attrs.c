@@ -252,7 +252,7 @@ attr_row(zt_stmt *st, const struct attr_owner *o, const char *key, json_t *v)
 	zt_stmt_bind_text(st, 3, o->name);
 	zt_stmt_bind_text(st, 4, key);
 	zt_stmt_bind_text(st, 5, text);
-	err = run(st);
+	err = zt_stmt_run(st);
 	free(text);
 	return err;
 }
@@ -299,5 +299,5 @@ attrs_clear(zt_db *db, const char *tenant, const char *id)
 		return err;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, id);
-	return run(st);
+	return zt_stmt_run(st);
 }

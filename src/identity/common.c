@@ -227,24 +227,7 @@ new_id(char out[ZT_ID_LEN + 1])
 	return ZT_OK;
 }
 
-json_t *
-time_json(int64_t ms)
-{
-	char s[32];
 
-	zt_time_format(s, ms);
-	return json_string(s);
-}
-
-/* Steps a statement that returns no rows and resets it. */
-int
-run(zt_stmt *st)
-{
-	int err = zt_stmt_step(st);
-
-	zt_stmt_reset(st);
-	return err < 0 ? err : ZT_OK;
-}
 
 int
 page_limit(int *out, int limit)
@@ -372,7 +355,7 @@ tenant_lock(zt_db *db, const char *tenant)
 	    " version WHERE id = $1")) < 0)
 		return err;
 	zt_stmt_bind_text(st, 1, tenant);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* ---- transactions and audit ---------------------------------------------- */
@@ -393,12 +376,8 @@ int
 id_audit(const zt_id_ctx *cx, const char *action, const char *tenant,
     const char *type, const char *id, json_t *before, json_t *after)
 {
-	char target[TARGET_MAX];
-
-	snprintf(target, sizeof(target), "%s:%s", type, id);
-	return zt_audit_append(cx->db, cx->actor, &(zt_audit_entry){
-	    .action = action, .tenant = tenant, .target = target,
-	    .before = before, .after = after });
+	return zt_audit_change(cx->db, cx->actor, action, tenant, type, id,
+	    before, after);
 }
 
 /* ---- cursors ------------------------------------------------------------- */

@@ -84,8 +84,8 @@ group_json(zt_stmt *st)
 	    "unit_id", zt_stmt_text(st, 4),
 	    "description", zt_stmt_text(st, 5),
 	    "version", (json_int_t)zt_stmt_int(st, 6),
-	    "created_at", time_json(zt_stmt_int(st, 7)),
-	    "updated_at", time_json(zt_stmt_int(st, 8)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 7)),
+	    "updated_at", zt_time_json(zt_stmt_int(st, 8)));
 }
 
 /* A group is in a subtree scope when its unit (own or owner) is. */
@@ -149,7 +149,7 @@ group_insert(zt_db *db, const char *tenant, const char *id,
 	zt_stmt_bind_text(st, 5, unit);
 	zt_stmt_bind_text(st, 6, desc);
 	zt_stmt_bind_int(st, 7, now);
-	if ((err = run(st)) == ZT_EEXISTS) {
+	if ((err = zt_stmt_run(st)) == ZT_EEXISTS) {
 		quote(q, name);
 		return zt_error_set(ZT_EEXISTS, "role group \"%s\" exists", q);
 	}
@@ -162,7 +162,7 @@ group_insert(zt_db *db, const char *tenant, const char *id,
 		return err;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, id);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* A scope for the module's own follow-up changes: the whole tenant. */
@@ -209,7 +209,7 @@ group_rename_org(const zt_id_ctx *cx, const char *tenant, const char *id,
 	zt_stmt_bind_int(st, 2, zt_now_ms());
 	zt_stmt_bind_text(st, 3, tenant);
 	zt_stmt_bind_text(st, 4, id);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = group_fetch(&after, cx->db, &sc, id)) < 0)
 		goto out;
 	err = id_audit(cx, "group.update", tenant, "group", id, before, after);
@@ -237,13 +237,13 @@ group_delete_row(const zt_id_ctx *cx, const char *tenant, const char *id,
 		goto out;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, id);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = zt_db_prepare(&st, cx->db, "DELETE FROM identity_groups"
 	    " WHERE tenant = $1 AND id = $2")) < 0)
 		goto out;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, id);
-	if ((err = run(st)) < 0)
+	if ((err = zt_stmt_run(st)) < 0)
 		goto out;
 	err = id_audit(cx, "group.delete", tenant, "group", id,
 	    before ? before : own, NULL);
@@ -347,7 +347,7 @@ group_update_tx(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_int(st, 3, zt_now_ms());
 	zt_stmt_bind_text(st, 4, tenant);
 	zt_stmt_bind_text(st, 5, id);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = group_fetch(out, cx->db, &sc, id)) < 0)
 		goto out;
 	err = id_audit(cx, "group.update", tenant, "group", id, before, *out);
@@ -652,7 +652,7 @@ closure_run(zt_db *db, const char *sql, const char *tenant,
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, parent);
 	zt_stmt_bind_text(st, 3, child);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* Inserts or deletes one edge; `*changed` says whether a row moved. */

@@ -67,8 +67,8 @@ ident_json(const zt_id_ctx *cx, const struct ident_row *r)
 	    "unit_id", r->unit,
 	    "attributes", r->attrs ? r->attrs : json_object(),
 	    "version", (json_int_t)r->version,
-	    "created_at", time_json(r->created),
-	    "updated_at", time_json(r->updated));
+	    "created_at", zt_time_json(r->created),
+	    "updated_at", zt_time_json(r->updated));
 }
 
 static json_t *
@@ -165,7 +165,7 @@ ident_row_insert(zt_db *db, const struct ident_row *r, const char *attrs)
 	zt_stmt_bind_text(st, 6, r->unit);
 	zt_stmt_bind_text(st, 7, attrs);
 	zt_stmt_bind_int(st, 8, r->created);
-	if ((err = run(st)) == ZT_EEXISTS) {
+	if ((err = zt_stmt_run(st)) == ZT_EEXISTS) {
 		quote(q, r->name);
 		return zt_error_set(ZT_EEXISTS, "a %s named \"%s\" exists",
 		    r->kind, q);
@@ -934,7 +934,7 @@ ident_delete_rows(zt_db *db, const char *tenant, const char *id)
 			return err;
 		zt_stmt_bind_text(st, 1, tenant);
 		zt_stmt_bind_text(st, 2, id);
-		if ((err = run(st)) < 0)
+		if ((err = zt_stmt_run(st)) < 0)
 			return err;
 	}
 	return ZT_OK;

@@ -150,6 +150,9 @@ int zt_acctsys_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const zt_acctsys_spec *spec);
 int zt_acctsys_get(json_t **out, const zt_id_ctx *cx, const char *tenant,
     const char *id);
+/* By its name in the tenant: one indexed read. */
+int zt_acctsys_get_by_name(json_t **out, const zt_id_ctx *cx,
+    const char *tenant, const char *name);
 int zt_acctsys_list(json_t **out, const zt_id_ctx *cx, const char *tenant);
 /* Replaces policy and mfa_required; name and kind stay. */
 int zt_acctsys_update(json_t **out, const zt_id_ctx *cx, const char *tenant,

@@ -68,8 +68,6 @@ int new_id(char out[ZT_ID_LEN + 1]);
  * the bytes of a whole batch at once). */
 void id_make(char out[ZT_ID_LEN + 1], int64_t ms,
     const uint8_t rnd[ID_RANDOM_BYTES]);
-json_t *time_json(int64_t ms);
-int run(zt_stmt *st);
 int page_limit(int *out, int limit);
 
 int cursor_encode(json_t **out, char tag, const char *a, const char *b);

@@ -890,7 +890,7 @@ insert_some(zt_db *db, struct batch *b, const char *tenant, int table,
 		zt_stmt_bind_int(st, 2, b->now);
 	for (r = 0; r < (size_t)1 << lg; r++)
 		bind(st, first + (int)r * t->nparams, rows, from + r);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* Inserts every row of a set, 2^ROWS_LOG2 at a time. */

@@ -49,8 +49,8 @@ tenant_json(zt_stmt *st)
 	    "id", zt_stmt_text(st, 0),
 	    "display_name", zt_stmt_text(st, 1),
 	    "version", (json_int_t)zt_stmt_int(st, 2),
-	    "created_at", time_json(zt_stmt_int(st, 3)),
-	    "updated_at", time_json(zt_stmt_int(st, 4)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 3)),
+	    "updated_at", zt_time_json(zt_stmt_int(st, 4)));
 }
 
 static int
@@ -87,7 +87,7 @@ tenant_insert(const zt_id_ctx *cx, const char *id, const char *display)
 	zt_stmt_bind_text(st, 1, id);
 	zt_stmt_bind_text(st, 2, display);
 	zt_stmt_bind_int(st, 3, now);
-	if ((err = run(st)) == ZT_EEXISTS) {
+	if ((err = zt_stmt_run(st)) == ZT_EEXISTS) {
 		quote(q, id);
 		return zt_error_set(ZT_EEXISTS, "tenant \"%s\" exists", q);
 	}
@@ -185,7 +185,7 @@ tenant_change(json_t **out, const zt_id_ctx *cx, const char *id,
 	zt_stmt_bind_int(st, 2, zt_now_ms());
 	zt_stmt_bind_text(st, 3, id);
 	zt_stmt_bind_int(st, 4, have);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = tenant_fetch(out, cx->db, id)) < 0)
 		goto out;
 	err = id_audit(cx, "tenant.update", id, "tenant", id, before, *out);
@@ -301,8 +301,8 @@ acctsys_json(zt_stmt *st)
 	    "password_policy", policy ? policy : json_object(),
 	    "mfa_required", (int)zt_stmt_int(st, 5),
 	    "version", (json_int_t)zt_stmt_int(st, 6),
-	    "created_at", time_json(zt_stmt_int(st, 7)),
-	    "updated_at", time_json(zt_stmt_int(st, 8)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 7)),
+	    "updated_at", zt_time_json(zt_stmt_int(st, 8)));
 }
 
 static int
@@ -370,7 +370,7 @@ acctsys_insert(const char *id, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_text(st, 5, policy);
 	zt_stmt_bind_int(st, 6, spec->mfa_required);
 	zt_stmt_bind_int(st, 7, now);
-	if ((err = run(st)) == ZT_EEXISTS) {
+	if ((err = zt_stmt_run(st)) == ZT_EEXISTS) {
 		quote(q, spec->name);
 		return zt_error_set(ZT_EEXISTS, "account system \"%s\" "
 		    "exists", q);
@@ -442,6 +442,21 @@ zt_acctsys_get(json_t **out, const zt_id_ctx *cx, const char *tenant,
 }
 
 int
+zt_acctsys_get_by_name(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *name)
+{
+	char id[ZT_ID_LEN + 1];
+	struct scope sc;
+	int err;
+
+	*out = NULL;
+	if ((err = scope_enter(&sc, cx, tenant)) < 0 ||
+	    (err = acctsys_find_by_name(id, cx->db, tenant, name)) < 0)
+		return err;
+	return acctsys_fetch(out, cx->db, tenant, id);
+}
+
+int
 zt_acctsys_list(json_t **out, const zt_id_ctx *cx, const char *tenant)
 {
 	struct scope sc;
@@ -501,7 +516,7 @@ acctsys_change(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_text(st, 4, tenant);
 	zt_stmt_bind_text(st, 5, id);
 	zt_stmt_bind_int(st, 6, have);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = acctsys_fetch(out, cx->db, tenant, id)) < 0)
 		goto out;
 	err = id_audit(cx, "acctsys.update", tenant, "acctsys", id, before,
@@ -570,7 +585,7 @@ exec2(zt_db *db, const char *sql, const char *a, const char *b)
 	zt_stmt_bind_text(st, 1, a);
 	if (b)
 		zt_stmt_bind_text(st, 2, b);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 static int

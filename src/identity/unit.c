@@ -57,8 +57,8 @@ unit_json(zt_stmt *st)
 	    "parent_id", zt_stmt_text(st, 2), "name", zt_stmt_text(st, 3),
 	    "path", zt_stmt_text(st, 4),
 	    "version", (json_int_t)zt_stmt_int(st, 5),
-	    "created_at", time_json(zt_stmt_int(st, 6)),
-	    "updated_at", time_json(zt_stmt_int(st, 7)));
+	    "created_at", zt_time_json(zt_stmt_int(st, 6)),
+	    "updated_at", zt_time_json(zt_stmt_int(st, 7)));
 }
 
 static int
@@ -148,7 +148,7 @@ unit_insert(const zt_id_ctx *cx, const struct scope *sc, const char *id,
 	zt_stmt_bind_text(st, 4, name);
 	zt_stmt_bind_text(st, 5, path);
 	zt_stmt_bind_int(st, 6, now);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* Checks the parent and makes the new unit's path. */
@@ -309,7 +309,7 @@ unit_rename_tx(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_int(st, 2, zt_now_ms());
 	zt_stmt_bind_text(st, 3, tenant);
 	zt_stmt_bind_text(st, 4, id);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = unit_fetch(out, cx->db, &sc, id)) < 0 ||
 	    (err = id_audit(cx, "org.rename", tenant, "unit", id, before,
 	    *out)) < 0)
@@ -388,7 +388,7 @@ subtree_rewrite(zt_db *db, const char *tenant, const char *id,
 	zt_stmt_bind_text(st, 6, tenant);
 	zt_stmt_bind_text(st, 7, lo);
 	zt_stmt_bind_text(st, 8, hi);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* Checks a move of the unit at `lo` under the unit at `ppath` ("/" for the
@@ -538,7 +538,7 @@ unit_delete_tx(const zt_id_ctx *cx, const char *tenant, const char *id,
 		goto out;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, id);
-	if ((err = run(st)) < 0)
+	if ((err = zt_stmt_run(st)) < 0)
 		goto out;
 	err = id_audit(cx, "org.delete", tenant, "unit", id, before, NULL);
 out:

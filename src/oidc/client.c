@@ -65,33 +65,27 @@ client_scope(const zt_id_ctx *cx, const char *tenant)
 	return ZT_OK;
 }
 
-/* The id of the system named `name` in the tenant, or its name from its
- * id, read from the systems the caller may see. */
+/* The id of the system named `key` in the tenant (by_name), or the name
+ * of the system whose id is `key`. */
 static int
 system_lookup(char *out, size_t size, const zt_id_ctx *cx,
     const char *tenant, const char *key, bool by_name)
 {
-	const char *want = by_name ? "name" : "id";
-	const char *give = by_name ? "id" : "name";
-	json_t *list = NULL, *s;
-	size_t i;
+	json_t *s;
 	int err;
 
-	if ((err = zt_acctsys_list(&list, cx, tenant)) < 0)
+	err = by_name ? zt_acctsys_get_by_name(&s, cx, tenant, key) :
+	    zt_acctsys_get(&s, cx, tenant, key);
+	if (err == ZT_ENOTFOUND)
+		return zt_error_set(by_name ? ZT_EINVAL : ZT_ERR, "field "
+		    "\"account_system\": no account system \"%.64s\" in the "
+		    "tenant", key);
+	if (err < 0)
 		return err;
-	err = zt_error_set(by_name ? ZT_EINVAL : ZT_ERR, "field "
-	    "\"account_system\": no account system \"%.64s\" in the tenant",
-	    key);
-	json_array_foreach(list, i, s)
-		if (strcmp(json_string_value(json_object_get(s, want)),
-		    key) == 0) {
-			snprintf(out, size, "%s", json_string_value(
-			    json_object_get(s, give)));
-			err = ZT_OK;
-			break;
-		}
-	json_decref(list);
-	return err;
+	snprintf(out, size, "%s", json_string_value(json_object_get(s,
+	    by_name ? "id" : "name")));
+	json_decref(s);
+	return ZT_OK;
 }
 
 /* ---- rows and documents -------------------------------------------------- */
@@ -99,14 +93,6 @@ system_lookup(char *out, size_t size, const zt_id_ctx *cx,
 #define CLIENT_COLS "id, system_id, metadata, version, created_at," \
 	" updated_at, secret_hash IS NOT NULL"
 
-static json_t *
-time_json(int64_t ms)
-{
-	char s[32];
-
-	zt_time_format(s, ms);
-	return json_string(s);
-}
 
 /* The document of the row `st` is on. */
 static int
@@ -128,8 +114,8 @@ client_doc(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	json_object_set_new(doc, "tenant", json_string(tenant));
 	json_object_set_new(doc, "account_system", json_string(system));
 	json_object_set_new(doc, "version", json_integer(zt_stmt_int(st, 3)));
-	json_object_set_new(doc, "created_at", time_json(zt_stmt_int(st, 4)));
-	json_object_set_new(doc, "updated_at", time_json(zt_stmt_int(st, 5)));
+	json_object_set_new(doc, "created_at", zt_time_json(zt_stmt_int(st, 4)));
+	json_object_set_new(doc, "updated_at", zt_time_json(zt_stmt_int(st, 5)));
 	*out = doc;
 	return ZT_OK;
 }
@@ -173,27 +159,7 @@ secret_new(char secret[ZT_CLIENT_SECRET_LEN + 1], char hash[HASH_HEX])
 	return ZT_OK;
 }
 
-static int
-run(zt_stmt *st)
-{
-	int err = zt_stmt_step(st);
 
-	zt_stmt_reset(st);
-	return err == ZT_DONE ? ZT_OK : err < 0 ? err :
-	    zt_error_set(ZT_ERR, "a write returned rows");
-}
-
-static int
-audit(const zt_id_ctx *cx, const char *action, const char *tenant,
-    const char *client_id, json_t *before, json_t *after)
-{
-	char target[64];
-
-	snprintf(target, sizeof(target), "client:%s", client_id);
-	return zt_audit_append(cx->db, cx->actor, &(zt_audit_entry){
-	    .action = action, .tenant = tenant, .target = target,
-	    .before = before, .after = after });
-}
 
 static bool
 is_public(json_t *meta)
@@ -256,10 +222,11 @@ create_tx(json_t **out, char secret[ZT_CLIENT_SECRET_LEN + 1],
 		zt_stmt_bind_text(st, 4, hash);
 	zt_stmt_bind_text(st, 5, text);
 	zt_stmt_bind_int(st, 6, now);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = client_fetch(out, cx, tenant, id)) < 0)
 		goto out;
-	err = audit(cx, "client.create", tenant, id, NULL, *out);
+	err = zt_audit_change(cx->db, cx->actor, "client.create", tenant,
+	    "client", id, NULL, *out);
 out:
 	free(text);
 	return err;
@@ -397,10 +364,11 @@ update_tx(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_int(st, 2, zt_now_ms());
 	zt_stmt_bind_text(st, 3, tenant);
 	zt_stmt_bind_text(st, 4, client_id);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = client_fetch(out, cx, tenant, client_id)) < 0)
 		goto out;
-	err = audit(cx, "client.update", tenant, client_id, before, *out);
+	err = zt_audit_change(cx->db, cx->actor, "client.update", tenant,
+	    "client", client_id, before, *out);
 out:
 	free(text);
 	json_decref(before);
@@ -453,10 +421,11 @@ rotate_tx(json_t **out, char secret[ZT_CLIENT_SECRET_LEN + 1],
 	zt_stmt_bind_int(st, 2, zt_now_ms());
 	zt_stmt_bind_text(st, 3, tenant);
 	zt_stmt_bind_text(st, 4, client_id);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = client_fetch(out, cx, tenant, client_id)) < 0)
 		goto out;
-	err = audit(cx, "client.secret", tenant, client_id, before, *out);
+	err = zt_audit_change(cx->db, cx->actor, "client.secret", tenant,
+	    "client", client_id, before, *out);
 out:
 	json_decref(before);
 	return err;
@@ -497,9 +466,9 @@ delete_tx(const zt_id_ctx *cx, const char *tenant, const char *client_id,
 		goto out;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, client_id);
-	if ((err = run(st)) == ZT_OK)
-		err = audit(cx, "client.delete", tenant, client_id, before,
-		    NULL);
+	if ((err = zt_stmt_run(st)) == ZT_OK)
+		err = zt_audit_change(cx->db, cx->actor, "client.delete",
+		    tenant, "client", client_id, before, NULL);
 out:
 	json_decref(before);
 	return err;

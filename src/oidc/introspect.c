@@ -111,15 +111,6 @@ zt_oauth_introspect(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	return ZT_OK;
 }
 
-static int
-run(zt_stmt *st)
-{
-	int err = zt_stmt_step(st);
-
-	zt_stmt_reset(st);
-	return err == ZT_DONE ? ZT_OK : err < 0 ? err :
-	    zt_error_set(ZT_ERR, "a write returned rows");
-}
 
 /* Records the revocation of `claims` and audits it, in one transaction. */
 static int
@@ -141,7 +132,7 @@ revoke_tx(const zt_oauth_req *r, const zt_oauth_client *c, json_t *claims)
 		goto fail;
 	zt_stmt_bind_text(st, 1, r->iss->tenant);
 	zt_stmt_bind_int(st, 2, now / 1000);
-	if ((err = run(st)) < 0 ||
+	if ((err = zt_stmt_run(st)) < 0 ||
 	    (err = zt_db_prepare(&st, r->db, "INSERT INTO oauth_revoked"
 	    " (tenant, jti, expires_at, revoked_at) VALUES ($1, $2, $3, $4)"
 	    " ON CONFLICT DO NOTHING")) < 0)
@@ -151,7 +142,7 @@ revoke_tx(const zt_oauth_req *r, const zt_oauth_client *c, json_t *claims)
 	zt_stmt_bind_int(st, 3, json_integer_value(json_object_get(claims,
 	    "exp")));
 	zt_stmt_bind_int(st, 4, now);
-	if ((err = run(st)) < 0)
+	if ((err = zt_stmt_run(st)) < 0)
 		goto fail;
 	rec = json_pack("{s:s, s:s, s:O}", "issuer", r->iss->url,
 	    "client_id", c->id, "jti", json_object_get(claims, "jti"));

@@ -563,6 +563,16 @@ zt_stmt_changes(zt_stmt *st)
 	return st->db->ops->changes(st);
 }
 
+int
+zt_stmt_run(zt_stmt *st)
+{
+	int err = zt_stmt_step(st);
+
+	zt_stmt_reset(st);
+	return err == ZT_DONE ? ZT_OK : err < 0 ? err :
+	    zt_error_set(ZT_ERR, "a write returned rows");
+}
+
 void
 zt_stmt_reset(zt_stmt *st)
 {

@@ -92,6 +92,11 @@ const char *zt_stmt_text(zt_stmt *st, int col);	/* NULL when NULL */
 int64_t zt_stmt_int(zt_stmt *st, int col);
 const void *zt_stmt_blob(zt_stmt *st, int col, size_t *len);
 
+/* Runs a statement that returns no rows (an INSERT, UPDATE or DELETE)
+ * and resets it: ZT_OK, or the error of zt_stmt_step(); a row back is
+ * ZT_ERR, since the statement is then not the write it was meant to be. */
+int zt_stmt_run(zt_stmt *st);
+
 /* Rows changed by the last INSERT, UPDATE or DELETE. */
 int64_t zt_stmt_changes(zt_stmt *st);
 
