@@ -22,11 +22,10 @@
 
 #include "acme/acme.h"
 #include "base/base.h"
+#include "testdb.h"
 
 #define URL "http://127.0.0.1:8080/acme/t/new-order"
 #define TENANT "t"
-
-static char db_path[64];
 
 struct fx {
 	zt_db *db;
@@ -39,30 +38,10 @@ static const zt_migration_set *const sets[] = { &zt_acme_migrations };
 static int
 setup(void **state)
 {
-	const char *url = getenv("ZTIAM_TEST_DB");
-	static const char *const drop[] = { "acme_nonces", "acme_accounts",
-	    "acme_orders", "acme_authzs", "acme_challenges",
-	    "schema_migrations" };
 	struct fx *f = calloc(1, sizeof(*f));
-	char sql[128];
-	size_t i;
-	int fd;
 
 	zt_log_setup(ZT_LOG_ERROR, ZT_LOG_JSON, 2);
-	if (url == NULL || strncmp(url, "postgres", 8) != 0) {
-		snprintf(db_path, sizeof(db_path), "/tmp/ztiam-acme-XXXXXX");
-		if ((fd = mkstemp(db_path)) < 0)
-			return -1;
-		close(fd);
-		url = db_path;
-	}
-	if (f == NULL || zt_db_open(&f->db, url) < 0)
-		return -1;
-	for (i = 0; i < ZT_ARRAY_LEN(drop); i++) {
-		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", drop[i]);
-		zt_db_exec(f->db, sql);
-	}
-	if (zt_store_migrate(f->db, sets, ZT_ARRAY_LEN(sets)) < 0 ||
+	if (f == NULL || (f->db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL ||
 	    zt_jose_key_generate(&f->key, ZT_JOSE_EDDSA) < 0 ||
 	    zt_jose_key_jwk(&f->jwk, f->key, NULL, 0, NULL) < 0)
 		return -1;
@@ -75,13 +54,10 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	zt_db_close(f->db);
+	testdb_close(f->db);
 	zt_jose_key_free(f->key);
 	json_decref(f->jwk);
 	free(f);
-	if (db_path[0])
-		unlink(db_path);
-	db_path[0] = '\0';
 	return 0;
 }
 

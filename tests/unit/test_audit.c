@@ -19,8 +19,7 @@
 #include "authn/authn.h"
 #include "base/base.h"
 #include "store/store.h"
-
-static char db_path[64];
+#include "testdb.h"
 
 static const zt_migration_set *const sets[] = {
 	&zt_audit_migrations, &zt_authn_migrations,
@@ -29,30 +28,9 @@ static const zt_migration_set *const sets[] = {
 static int
 setup(void **state)
 {
-	const char *url = getenv("ZTIAM_TEST_DB");
 	zt_db *db;
-	int fd;
 
-	if (url == NULL || strncmp(url, "postgres", 8) != 0) {
-		snprintf(db_path, sizeof(db_path), "/tmp/ztiam-audit-XXXXXX");
-		if ((fd = mkstemp(db_path)) < 0)
-			return -1;
-		close(fd);
-		url = db_path;
-	}
-	if (zt_db_open(&db, url) < 0)
-		return -1;
-	/* Start each test from empty tables, whichever driver. */
-	zt_db_exec(db, "DROP TABLE IF EXISTS audit_log;"
-	    "DROP TABLE IF EXISTS audit_head;"
-	    "DROP TABLE IF EXISTS api_tokens;"
-	    "DROP TABLE IF EXISTS system_state;"
-	    "DROP TABLE IF EXISTS account_passwords;"
-	    "DROP TABLE IF EXISTS account_totp;"
-	    "DROP TABLE IF EXISTS account_recovery_codes;"
-	    "DROP TABLE IF EXISTS sessions;"
-	    "DROP TABLE IF EXISTS schema_migrations;");
-	if (zt_store_migrate(db, sets, ZT_ARRAY_LEN(sets)) < 0)
+	if ((db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL)
 		return -1;
 	*state = db;
 	return 0;
@@ -61,10 +39,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	zt_db_close(*state);
-	if (db_path[0])
-		unlink(db_path);
-	db_path[0] = '\0';
+	testdb_close(*state);
 	return 0;
 }
 

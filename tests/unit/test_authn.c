@@ -23,8 +23,8 @@
 #include "base/base.h"
 #include "identity/identity.h"
 #include "store/store.h"
+#include "testdb.h"
 
-static char db_path[64];
 static int64_t fake_now;
 
 static int64_t
@@ -35,14 +35,6 @@ test_clock(void)
 
 static const zt_migration_set *const sets[] = {
 	&zt_audit_migrations, &zt_authn_migrations, &zt_identity_migrations,
-};
-
-static const char *const tables[] = {
-	"account_passwords", "account_totp", "account_recovery_codes",
-	"sessions", "api_tokens", "system_state", "accounts",
-	"identity_attrs", "group_members", "group_closure", "identity_groups",
-	"identities", "account_systems", "org_units", "tenants", "audit_log",
-	"audit_head", "schema_migrations",
 };
 
 struct fx {
@@ -98,32 +90,11 @@ cheap_policy(int min_len, int history)
 static int
 setup(void **state)
 {
-	const char *url = getenv("ZTIAM_TEST_DB");
 	struct fx *f = calloc(1, sizeof(*f));
-	char sql[128];
 	json_t *pol;
-	size_t i;
-	int fd;
 
 	zt_log_setup(ZT_LOG_ERROR, ZT_LOG_JSON, 2);
-	if (url == NULL || strncmp(url, "postgres", 8) != 0) {
-		snprintf(db_path, sizeof(db_path), "/tmp/ztiam-authn-XXXXXX");
-		if ((fd = mkstemp(db_path)) < 0)
-			return -1;
-		close(fd);
-		url = db_path;
-	}
-	if (f == NULL || zt_db_open(&f->db, url) < 0)
-		return -1;
-	for (i = 0; i < ZT_ARRAY_LEN(tables); i++) {
-		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s CASCADE",
-		    tables[i]);
-		if (zt_db_driver(f->db) == ZT_DB_SQLITE)
-			snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s",
-			    tables[i]);
-		zt_db_exec(f->db, sql);
-	}
-	if (zt_store_migrate(f->db, sets, ZT_ARRAY_LEN(sets)) < 0) {
+	if (f == NULL || (f->db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL) {
 		fprintf(stderr, "migrate: %s\n", zt_error_msg());
 		return -1;
 	}
@@ -145,11 +116,8 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	zt_authn_set_clock(NULL);
-	zt_db_close(f->db);
+	testdb_close(f->db);
 	free(f);
-	if (db_path[0])
-		unlink(db_path);
-	db_path[0] = '\0';
 	return 0;
 }
 

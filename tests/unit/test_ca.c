@@ -25,11 +25,10 @@
 #include "base/base.h"
 #include "ca/ca.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #define TD "test.example"
 #define SVID_ID "spiffe://test.example/acme/service/api"
-
-static char db_path[64];
 
 static const zt_migration_set *const sets[] = {
 	&zt_audit_migrations, &zt_ca_migrations,
@@ -88,29 +87,10 @@ make_ca(struct fx *f, int64_t int_ttl)
 static int
 setup(void **state)
 {
-	const char *url = getenv("ZTIAM_TEST_DB");
 	struct fx *f = calloc(1, sizeof(*f));
-	static const char *const drop[] = { "ca_certs", "ca_state",
-	    "audit_log", "audit_head", "schema_migrations" };
-	char sql[128];
-	size_t i;
-	int fd;
 
 	zt_log_setup(ZT_LOG_ERROR, ZT_LOG_JSON, 2);
-	if (url == NULL || strncmp(url, "postgres", 8) != 0) {
-		snprintf(db_path, sizeof(db_path), "/tmp/ztiam-ca-XXXXXX");
-		if ((fd = mkstemp(db_path)) < 0)
-			return -1;
-		close(fd);
-		url = db_path;
-	}
-	if (f == NULL || zt_db_open(&f->db, url) < 0)
-		return -1;
-	for (i = 0; i < ZT_ARRAY_LEN(drop); i++) {
-		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", drop[i]);
-		zt_db_exec(f->db, sql);
-	}
-	if (zt_store_migrate(f->db, sets, ZT_ARRAY_LEN(sets)) < 0) {
+	if (f == NULL || (f->db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL) {
 		fprintf(stderr, "migrate: %s\n", zt_error_msg());
 		return -1;
 	}
@@ -142,11 +122,8 @@ teardown(void **state)
 	sk_X509_pop_free(f->chain, X509_free);
 	EVP_PKEY_free(f->root_key);
 	EVP_PKEY_free(f->int_key);
-	zt_db_close(f->db);
+	testdb_close(f->db);
 	free(f);
-	if (db_path[0])
-		unlink(db_path);
-	db_path[0] = '\0';
 	return 0;
 }
 

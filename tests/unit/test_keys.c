@@ -22,8 +22,8 @@
 #include "jose/jose.h"
 #include "keys/keys.h"
 #include "store/store.h"
+#include "testdb.h"
 
-static char db_path[64];
 static zt_master_key mk1, mk2;
 
 static const zt_migration_set *const sets[] = {
@@ -35,24 +35,9 @@ static const zt_actor actor = { "token:test", NULL, "req-1" };
 static int
 setup(void **state)
 {
-	const char *url = getenv("ZTIAM_TEST_DB");
 	zt_db *db;
-	int fd;
 
-	if (url == NULL || strncmp(url, "postgres", 8) != 0) {
-		snprintf(db_path, sizeof(db_path), "/tmp/ztiam-keys-XXXXXX");
-		if ((fd = mkstemp(db_path)) < 0)
-			return -1;
-		close(fd);
-		url = db_path;
-	}
-	if (zt_db_open(&db, url) < 0)
-		return -1;
-	zt_db_exec(db, "DROP TABLE IF EXISTS audit_log;"
-	    "DROP TABLE IF EXISTS audit_head;"
-	    "DROP TABLE IF EXISTS signing_keys;"
-	    "DROP TABLE IF EXISTS schema_migrations;");
-	if (zt_store_migrate(db, sets, ZT_ARRAY_LEN(sets)) < 0)
+	if ((db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL)
 		return -1;
 	zt_random(mk1.key, sizeof(mk1.key));
 	zt_random(mk2.key, sizeof(mk2.key));
@@ -74,10 +59,7 @@ static int
 teardown(void **state)
 {
 	zt_keys_thread_done();
-	zt_db_close(*state);
-	if (db_path[0])
-		unlink(db_path);
-	db_path[0] = '\0';
+	testdb_close(*state);
 	return 0;
 }
 

@@ -19,17 +19,10 @@
 #include "base/base.h"
 #include "oidc/oidc.h"
 #include "store/store.h"
-
-static char db_path[64];
+#include "testdb.h"
 
 static const zt_migration_set *const sets[] = {
 	&zt_audit_migrations, &zt_identity_migrations, &zt_oidc_migrations,
-};
-
-static const char *const tables[] = {
-	"oauth_clients", "accounts", "identity_attrs", "group_members",
-	"group_closure", "identity_groups", "identities", "account_systems",
-	"org_units", "tenants", "audit_log",
 };
 
 struct fx {
@@ -42,31 +35,11 @@ struct fx {
 static int
 setup(void **state)
 {
-	const char *url = getenv("ZTIAM_TEST_DB");
 	struct fx *f = calloc(1, sizeof(*f));
 	json_t *doc;
-	char sql[128];
-	size_t i;
-	int fd;
 
 	zt_log_setup(ZT_LOG_WARN, ZT_LOG_JSON, 2);
-	if (url == NULL || strncmp(url, "postgres", 8) != 0) {
-		snprintf(db_path, sizeof(db_path), "/tmp/ztiam-oidc-XXXXXX");
-		if ((fd = mkstemp(db_path)) < 0)
-			return -1;
-		close(fd);
-		url = db_path;
-	}
-	if (f == NULL || zt_db_open(&f->db, url) < 0)
-		return -1;
-	for (i = 0; i < ZT_ARRAY_LEN(tables); i++) {
-		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s",
-		    tables[i]);
-		zt_db_exec(f->db, sql);
-	}
-	zt_db_exec(f->db, "DROP TABLE IF EXISTS audit_head;"
-	    "DROP TABLE IF EXISTS schema_migrations;");
-	if (zt_store_migrate(f->db, sets, ZT_ARRAY_LEN(sets)) < 0) {
+	if (f == NULL || (f->db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL) {
 		fprintf(stderr, "migrate: %s\n", zt_error_msg());
 		return -1;
 	}
@@ -89,11 +62,8 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	zt_db_close(f->db);
+	testdb_close(f->db);
 	free(f);
-	if (db_path[0])
-		unlink(db_path);
-	db_path[0] = '\0';
 	return 0;
 }
 

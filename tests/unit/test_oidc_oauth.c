@@ -23,6 +23,7 @@
 #include "base/base.h"
 #include "oidc/oidc.h"
 #include "store/store.h"
+#include "testdb.h"
 
 #define HTU "https://id.example/t/acme/staff/token"
 
@@ -242,8 +243,6 @@ test_oidc_dpop__proofs(void **state)
 
 /* ---- the endpoints against a database ----------------------------------- */
 
-static char db_path[64];
-
 static const zt_migration_set *const sets[] = {
 	&zt_audit_migrations, &zt_identity_migrations, &zt_keys_migrations,
 	&zt_oidc_migrations, &zt_oauth_migrations,
@@ -264,15 +263,9 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	json_t *doc, *meta;
-	int fd;
 
 	zt_log_setup(ZT_LOG_ERROR, ZT_LOG_JSON, 2);
-	snprintf(db_path, sizeof(db_path), "/tmp/ztiam-oauth-XXXXXX");
-	if (f == NULL || (fd = mkstemp(db_path)) < 0)
-		return -1;
-	close(fd);
-	if (zt_db_open(&f->db, db_path) < 0 ||
-	    zt_store_migrate(f->db, sets, ZT_ARRAY_LEN(sets)) < 0)
+	if (f == NULL || (f->db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL)
 		return -1;
 	f->actor = (zt_actor){ "token:test", NULL, "req-1" };
 	f->cfg = (zt_identity_config){ "test.example" };
@@ -310,9 +303,8 @@ teardown(void **state)
 
 	zt_oauth_thread_done();
 	zt_keys_thread_done();
-	zt_db_close(f->db);
+	testdb_close(f->db);
 	free(f);
-	unlink(db_path);
 	return 0;
 }
 
