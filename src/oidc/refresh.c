@@ -111,16 +111,6 @@ const zt_migration_set zt_oauth_grant_migrations = {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int
-run(zt_stmt *st)
-{
-	int err = zt_stmt_step(st);
-
-	zt_stmt_reset(st);
-	return err == ZT_DONE ? ZT_OK : err < 0 ? err :
-	    zt_error_set(ZT_ERR, "a write returned rows");
-}
-
 /* The hex SHA-256 of a token that has our refresh token's exact shape;
  * false for anything else (which then costs no database read). */
 static bool
@@ -209,7 +199,7 @@ token_insert(zt_db *db, const char *tenant, const char *family,
 	zt_stmt_bind_text(st, 2, tenant);
 	zt_stmt_bind_text(st, 3, family);
 	zt_stmt_bind_int(st, 4, now);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 /* Drops the tenant's families that ended a day ago or more, with their
@@ -235,7 +225,7 @@ families_sweep(zt_db *db, const char *tenant, int64_t now)
 			return err;
 		zt_stmt_bind_text(st, 1, tenant);
 		zt_stmt_bind_int(st, 2, now - 86400);
-		if ((err = run(st)) < 0)
+		if ((err = zt_stmt_run(st)) < 0)
 			return err;
 	}
 	return ZT_OK;
@@ -297,7 +287,7 @@ zt_refresh_issue(char token[ZT_REFRESH_LEN + 1],
 		zt_stmt_bind_int(st, 11, idle);
 		zt_stmt_bind_int(st, 12, now);
 		zt_stmt_bind_int(st, 13, now + life);
-		err = run(st);
+		err = zt_stmt_run(st);
 		free(res);
 		if (err < 0)
 			return err;
@@ -327,7 +317,7 @@ zt_refresh_note_access(zt_db *db, const char *tenant, const char *family,
 	zt_stmt_bind_text(st, 2, jti);
 	zt_stmt_bind_text(st, 3, family);
 	zt_stmt_bind_int(st, 4, exp);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 static int
@@ -344,7 +334,7 @@ revoke_family_stmts(zt_db *db, const char *tenant, const char *family,
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, family);
 	zt_stmt_bind_int(st, 3, now);
-	if ((err = run(st)) < 0)
+	if ((err = zt_stmt_run(st)) < 0)
 		return err;
 	/* The WHERE clause also keeps SQLite from reading ON CONFLICT as
 	 * part of a join. */
@@ -358,7 +348,7 @@ revoke_family_stmts(zt_db *db, const char *tenant, const char *family,
 	zt_stmt_bind_text(st, 2, family);
 	zt_stmt_bind_int(st, 3, now * 1000);
 	zt_stmt_bind_int(st, 4, now);
-	return run(st);
+	return zt_stmt_run(st);
 }
 
 int

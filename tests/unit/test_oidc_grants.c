@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -20,6 +19,7 @@
 #include "base/base.h"
 #include "oidc/flow.h"
 #include "store/store.h"
+#include "testdb.h"
 
 /* ---- user codes ------------------------------------------------------------ */
 
@@ -48,8 +48,6 @@ test_oidc_grants__user_code_normalise(void **state)
 }
 
 /* ---- against a database ------------------------------------------------------ */
-
-static char db_path[64];
 
 static const zt_migration_set *const sets[] = {
 	&zt_audit_migrations, &zt_authn_migrations, &zt_identity_migrations,
@@ -85,15 +83,10 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	json_t *doc;
-	int fd;
 
 	zt_log_setup(ZT_LOG_ERROR, ZT_LOG_JSON, 2);
-	snprintf(db_path, sizeof(db_path), "/tmp/ztiam-grants-XXXXXX");
-	if (f == NULL || (fd = mkstemp(db_path)) < 0)
-		return -1;
-	close(fd);
-	if (zt_db_open(&f->db, db_path) < 0 ||
-	    zt_store_migrate(f->db, sets, ZT_ARRAY_LEN(sets)) < 0)
+	if (f == NULL ||
+	    (f->db = testdb_open(sets, ZT_ARRAY_LEN(sets))) == NULL)
 		return -1;
 	f->actor = (zt_actor){ "token:test", NULL, "req-1" };
 	f->cfg = (zt_identity_config){ "test.example" };
@@ -138,9 +131,8 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	zt_oauth_thread_done();
-	zt_db_close(f->db);
+	testdb_close(f->db);
 	free(f);
-	unlink(db_path);
 	return 0;
 }
 
