@@ -25,6 +25,7 @@ const zt_migration_set *const zt_api_migrations[] = {
 	&zt_oidc_migrations,
 	&zt_oauth_migrations,
 	&zt_oauth_grant_migrations,
+	&zt_oauth_code_migrations,
 	&zt_ca_migrations,
 	&zt_acme_migrations,
 	&zt_authz_migrations,
@@ -357,6 +358,7 @@ zt_api_routes(zt_http *srv)
 	    (err = api_client_routes(srv)) < 0 ||
 	    (err = api_oauth_routes(srv)) < 0 ||
 	    (err = api_oauth_grant_routes(srv)) < 0 ||
+	    (err = api_oidc_page_routes(srv)) < 0 ||
 	    (err = api_ca_routes(srv)) < 0 ||
 	    (err = api_acme_routes(srv)) < 0 ||
 	    (err = api_authz_routes(srv)) < 0)

@@ -131,6 +131,16 @@ int api_client_routes(zt_http *srv);
 int api_oauth_routes(zt_http *srv);
 /* oauth_grants.c: PAR, device authorization and page, registration */
 int api_oauth_grant_routes(zt_http *srv);
+/* The issuer of a /t/{tenant}/{system}/... request; replies 404 (or 500)
+ * and returns false when there is none. */
+struct zt_issuer;
+struct zt_page;
+bool api_oidc_issuer(struct zt_issuer *iss, zt_req *req);
+/* Replies a page of the provider (zt_page_render) with its security
+ * headers: CSP, no framing, no referrer, no caching. */
+void api_page_reply(zt_req *req, int status, const struct zt_page *p);
+/* oidc_pages.c: sign-in, authorization, consent, userinfo, logout */
+int api_oidc_page_routes(zt_http *srv);
 /* Frees this worker thread's queue of token answers (api/oauth.c). */
 void api_oauth_worker_done(void);
 /* authz.c: applications, policy stores, decisions */

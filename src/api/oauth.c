@@ -340,6 +340,7 @@ oauth_post(zt_req *req, const char *name, oauth_fn fn, bool issues)
 		.dpop = zt_req_header(req, "DPoP"),
 		.request_id = zt_req_id(req),
 		.defer_audit = issues ? &audit : NULL,
+		.idcfg = &app->identity,
 	};
 	if (fn(&doc, &r, &f, &e) < 0) {
 		if (e.status >= 500)

@@ -21,18 +21,6 @@
 #include "base/base.h"
 #include "oidc/flow.h"
 
-/*
- * The sign-in side (oidc/login.c) provides these.  Until it is linked in,
- * the references are weak and the page falls back to reading the session
- * cookie itself and asking the person to sign in first.
- * XXX: drop the weak references and the fallback once login.c is in.
- */
-extern int zt_oidc_session(zt_session *out, zt_db *db,
-    const zt_session_config *cfg, const zt_issuer *iss, const char *cookie)
-    __attribute__((weak));
-extern int zt_oidc_login_url(zt_buf *out, const zt_issuer *iss,
-    const char *return_to) __attribute__((weak));
-
 #define PAGE_MAX	(64 * 1024)
 #define CSRF_FORM	"device"
 
@@ -48,8 +36,8 @@ base_url(char *out, size_t size, zt_req *req)
 	snprintf(out, size, "%.*s", (int)n, u);
 }
 
-static bool
-issuer_of(zt_issuer *iss, zt_req *req)
+bool
+api_oidc_issuer(zt_issuer *iss, zt_req *req)
 {
 	char base[ZT_PUBLIC_URL_MAX + 1];
 	int err;
@@ -141,7 +129,7 @@ client_post(zt_req *req, const char *name, grant_fn fn, int status)
 	zt_issuer iss;
 	zt_form f;
 
-	if (!issuer_of(&iss, req) || !form_read(&f, req, &iss))
+	if (!api_oidc_issuer(&iss, req) || !form_read(&f, req, &iss))
 		return;
 	snprintf(url, sizeof(url), "%s/%s", iss.url, name);
 	zt_oauth_req r = {
@@ -186,7 +174,7 @@ register_client(zt_req *req)
 	zt_issuer iss;
 	size_t len;
 
-	if (!issuer_of(&iss, req))
+	if (!api_oidc_issuer(&iss, req))
 		return;
 	if (!zt_dcr_enabled(api_db(req), &iss)) {
 		zt_reply_problem(req, 404, "not_found", "this issuer does not "
@@ -206,76 +194,17 @@ register_client(zt_req *req)
 
 /* ---- the device verification page ---------------------------------------- */
 
-/* The session cookie's value from a Cookie header, or NULL. */
-static const char *
-cookie_value(char *out, size_t size, const char *cookie, bool tls)
-{
-	char name[64];
-	const char *p = cookie, *v;
-	size_t n, vl;
-
-	snprintf(name, sizeof(name), "%s%s=", tls ? "__Host-" : "",
-	    ZT_SESSION_COOKIE);
-	n = strlen(name);
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ';')
-			p++;
-		if (strncmp(p, name, n) == 0) {
-			v = p + n;
-			vl = strcspn(v, ";");
-			if (vl == 0 || vl >= size)
-				return NULL;
-			memcpy(out, v, vl);
-			out[vl] = '\0';
-			return out;
-		}
-		p = strchr(p, ';');
-	}
-	return NULL;
-}
-
-/* The fallback until login.c is in: a live session of the tenant whose
- * account belongs to the issuer's account system. */
-static int
-session_fallback(zt_session *s, zt_req *req, const zt_issuer *iss)
-{
-	zt_app *app = zt_req_app(req);
-	char tok[ZT_SESSION_TOKEN_LEN + 8];
-	zt_stmt *st;
-	int err;
-
-	if (cookie_value(tok, sizeof(tok), zt_req_header(req, "Cookie"),
-	    zt_req_is_tls(req)) == NULL)
-		return ZT_ENOTFOUND;
-	err = zt_session_lookup(s, api_db(req), &app->sessions, iss->tenant,
-	    tok);
-	zt_wipe(tok, sizeof(tok));
-	if (err < 0)
-		return err;
-	if ((err = zt_db_prepare(&st, api_db(req), "SELECT 1 FROM accounts"
-	    " WHERE tenant = $1 AND id = $2 AND system_id = $3")) < 0)
-		return err;
-	zt_stmt_bind_text(st, 1, iss->tenant);
-	zt_stmt_bind_text(st, 2, s->account_id);
-	zt_stmt_bind_text(st, 3, iss->system_id);
-	err = zt_stmt_step(st);
-	zt_stmt_reset(st);
-	return err == ZT_ROW ? ZT_OK : err < 0 ? err : ZT_ENOTFOUND;
-}
-
 static int
 page_session(zt_session *s, zt_req *req, const zt_issuer *iss)
 {
 	zt_app *app = zt_req_app(req);
 
-	if (zt_oidc_session != NULL)
-		return zt_oidc_session(s, api_db(req), &app->sessions, iss,
-		    zt_req_header(req, "Cookie"));
-	return session_fallback(s, req, iss);
+	return zt_oidc_session(s, api_db(req), &app->sessions, iss,
+	    zt_req_header(req, "Cookie"));
 }
 
-static void
-reply_page(zt_req *req, int status, const zt_page *p)
+void
+api_page_reply(zt_req *req, int status, const zt_page *p)
 {
 	zt_buf out = ZT_BUF_INIT(PAGE_MAX);
 
@@ -307,10 +236,9 @@ to_login(zt_req *req, const zt_issuer *iss, const char *code)
 
 	snprintf(back, sizeof(back), "/t/%s/%s/device%s%s", iss->tenant,
 	    iss->system, code ? "?user_code=" : "", code ? code : "");
-	if (zt_oidc_login_url == NULL ||
-	    zt_oidc_login_url(&url, iss, back) < 0) {
+	if (zt_oidc_login_url(&url, iss, back) < 0) {
 		zt_buf_free(&url);
-		reply_page(req, 401, &p);
+		api_page_reply(req, 401, &p);
 		return;
 	}
 	no_store(req);
@@ -342,7 +270,7 @@ entry_page(zt_req *req, int status, const zt_issuer *iss,
 
 	snprintf(action, sizeof(action), "%s/device", iss->url);
 	zt_csrf_token(csrf, s, CSRF_FORM);
-	reply_page(req, status, &p);
+	api_page_reply(req, status, &p);
 }
 
 /* The page that shows what the device asks for, to approve or deny. */
@@ -381,7 +309,7 @@ confirm_page(zt_req *req, const zt_issuer *iss, const zt_session *s,
 	p.nitems = n;
 	snprintf(action, sizeof(action), "%s/device", iss->url);
 	zt_csrf_token(csrf, s, CSRF_FORM);
-	reply_page(req, 200, &p);
+	api_page_reply(req, 200, &p);
 }
 
 static void
@@ -393,7 +321,7 @@ done_page(zt_req *req, bool approved)
 		    "The device gets no access. You can close this page.",
 	};
 
-	reply_page(req, 200, &p);
+	api_page_reply(req, 200, &p);
 }
 
 /*
@@ -511,14 +439,14 @@ device_post(zt_req *req, const zt_issuer *iss)
 	body = zt_req_body(req, &len);
 	if (!form_content_type(zt_req_header(req, "Content-Type")) ||
 	    zt_form_parse(&f, body ? body : "", len) < 0) {
-		reply_page(req, 400, &expired);
+		api_page_reply(req, 400, &expired);
 		return;
 	}
 	csrf = zt_form_get(&f, "csrf");
 	typed = zt_form_get(&f, "user_code");
 	action = zt_form_get(&f, "action");
 	if (csrf == NULL || !zt_csrf_verify(&s, CSRF_FORM, csrf)) {
-		reply_page(req, 403, &expired);
+		api_page_reply(req, 403, &expired);
 		goto out;
 	}
 	if (typed == NULL) {
@@ -554,7 +482,7 @@ device_page(zt_req *req)
 {
 	zt_issuer iss;
 
-	if (!issuer_of(&iss, req))
+	if (!api_oidc_issuer(&iss, req))
 		return;
 	if (zt_req_method(req) == ZT_POST)
 		device_post(req, &iss);

@@ -432,6 +432,18 @@ zt_oauth_client_auth(zt_oauth_client *out, const zt_oauth_req *r,
 	return err;
 }
 
+int
+zt_oauth_client_get(zt_oauth_client *out, const zt_oauth_req *r,
+    const char *id)
+{
+	char hash[HASH_HEX];
+
+	memset(out, 0, sizeof(*out));
+	if (!client_id_ok(id))
+		return zt_error_set(ZT_ENOTFOUND, "no such client");
+	return client_load(out, hash, r, id);
+}
+
 void
 zt_oauth_client_free(zt_oauth_client *c)
 {

@@ -194,6 +194,12 @@ zt_dcr_register(json_t **out, zt_db *db, const zt_issuer *iss,
 		return zt_oauth_fail(e, 400, "invalid_client_metadata",
 		    "account_system is the issuer's own");
 	}
+	/* Only an administrator may spare a client the consent page. */
+	if (json_object_get(in, "first_party") != NULL) {
+		json_decref(in);
+		return zt_oauth_fail(e, 400, "invalid_client_metadata",
+		    "first_party is for administrators to set");
+	}
 	json_object_set_new(in, "account_system", json_string(iss->system));
 	snprintf(actor_id, sizeof(actor_id), "dcr:%s/%s", iss->tenant,
 	    iss->system);

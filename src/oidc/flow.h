@@ -265,4 +265,188 @@ int zt_dcr_setting_put(json_t **out, const zt_id_ctx *cx,
     const char *tenant, const char *system_id, bool enabled,
     bool require_token, int64_t version);
 
+/* ---- the sign-in pages' helpers (login.c) ---------------------------- */
+
+/*
+ * A session that passed the password step but still owes a second factor
+ * is created with this acr: zt_oidc_session never returns it, only
+ * zt_oidc_session_pending does (for the second-factor page).
+ */
+#define ZT_ACR_PENDING	"pending"
+#define ZT_LOGIN_COOKIE	"ztiam_login"
+
+/* The pending (password done, second factor owed) session of `cookie`;
+ * ZT_ENOTFOUND when there is none. */
+int zt_oidc_session_pending(zt_session *out, zt_db *db,
+    const zt_session_config *cfg, const zt_issuer *iss, const char *cookie);
+
+/* True when `return_to` is a path under the issuer's own path, with no
+ * byte that could make a browser read it as another origin. */
+bool zt_oidc_return_ok(const zt_issuer *iss, const char *return_to);
+
+/*
+ * The value of cookie `name` in the Cookie header `cookie` into `out`
+ * (`size` bytes); under TLS the name carries the "__Host-" prefix.
+ * NULL when absent or too long.
+ */
+const char *zt_oidc_cookie_value(char *out, size_t size, const char *cookie,
+    const char *name, bool tls);
+
+/*
+ * A Set-Cookie value for cookie `name` as zt_session_cookie makes the
+ * session's (HttpOnly, SameSite=Lax, Path=/, Secure and "__Host-" under
+ * TLS).  `max_age_s` < 0 omits Max-Age.
+ */
+int zt_oidc_set_cookie(char *out, size_t size, const char *name,
+    const char *value, int64_t max_age_s, bool tls);
+
+/*
+ * The sign-in form's CSRF token before any session exists: bound to the
+ * random value of the ZT_LOGIN_COOKIE cookie (a double-submit token that
+ * only a page of this origin can produce).
+ */
+void zt_login_csrf(char out[ZT_CSRF_LEN + 1], const char *cookie_value);
+bool zt_login_csrf_ok(const char *cookie_value, const char *token);
+
+/* ---- the authorization endpoint (authorize.c) ------------------------- */
+
+/* Authorization codes and remembered consents: a migration set. */
+extern const zt_migration_set zt_oauth_code_migrations;
+
+/* A code lives a minute (RFC 6749 4.1.2 says at most ten). */
+#define ZT_CODE_LIFETIME_S	60
+/* A request parked while a person signs in or decides. */
+#define ZT_PARK_LIFETIME_S	900
+/* "ztac_" and 256 random bits in base64url. */
+#define ZT_CODE_LEN		(5 + 43)
+
+/* A checked authorization request (RFC 6749 4.1.1, OIDC Core 3.1.2.1). */
+typedef struct zt_authreq {
+	zt_oauth_client client;	/* not authenticated: metadata only */
+	zt_form params;		/* owns every string below */
+	const char *redirect_uri, *state, *nonce, *scope;
+	const char *challenge;	/* PKCE S256 code_challenge, or NULL */
+	const char *prompt;	/* "none", "login", "consent" or NULL */
+	int64_t max_age;	/* -1: none */
+	int64_t auth_after;	/* a sign-in at or after this (seconds) */
+	bool via_par;		/* came through a pushed request */
+	bool first_party;	/* the client asks no consent */
+	json_t *resource;	/* RFC 8707 resources, or NULL (owned) */
+} zt_authreq;
+
+/*
+ * Checks an authorization request with parameters `in` (the query or the
+ * form body; taken, and freed here whatever happens).  A request_uri
+ * (pushed or parked) replaces the parameters by the ones kept.  When the
+ * client or the redirect URI is wrong, *redirectable is false: the error
+ * must be shown on a page, never sent to the redirect URI.  Otherwise `e`
+ * carries the RFC 6749 4.1.2.1 error for the redirect URI (a->state and
+ * a->redirect_uri are set).  Free *a with zt_authreq_free.
+ */
+int zt_authreq_check(zt_authreq *a, zt_db *db, const zt_issuer *iss,
+    zt_form *in, int64_t now, bool *redirectable, zt_oauth_error *e);
+void zt_authreq_free(zt_authreq *a);
+
+/*
+ * Parks the checked request `a` for ZT_PARK_LIFETIME_S: `uri` gets a
+ * request_uri that zt_authreq_check takes once.  `auth_after` > 0 asks the
+ * resumed request for a sign-in no older than that.
+ */
+int zt_authreq_park(char *uri, size_t size, zt_db *db, const zt_issuer *iss,
+    const zt_authreq *a, int64_t auth_after, int64_t now);
+
+/* Whether the person `identity` granted client `client_id` every scope of
+ * `scope` before; zt_consent_grant remembers that they did (audited). */
+int zt_consent_covers(bool *yes, zt_db *db, const zt_issuer *iss,
+    const char *identity, const char *client_id, const char *scope);
+int zt_consent_grant(zt_db *db, const zt_issuer *iss, const zt_session *s,
+    const char *client_id, const char *scope, const char *request_id,
+    int64_t now);
+
+/*
+ * Issues a code for the request `a` and the session `s`: its hash is kept
+ * for ZT_CODE_LIFETIME_S with everything the token endpoint will check
+ * and put in the tokens.
+ */
+int zt_code_issue(char code[ZT_CODE_LEN + 1], zt_db *db,
+    const zt_issuer *iss, const zt_authreq *a, const zt_session *s,
+    int64_t now);
+
+/*
+ * Appends to `out` the redirect URI of `a` with the response parameters:
+ * code (or error and error_description), state, and iss (RFC 9207).
+ */
+int zt_authreq_response(zt_buf *out, const zt_issuer *iss,
+    const char *redirect_uri, const char *state, const char *code,
+    const zt_oauth_error *e);
+
+/* What a redeemed code stands for. */
+typedef struct zt_code_grant {
+	zt_refresh_grant rt;		/* subject, scope, resources, ... */
+	char hash[2 * 32 + 1];
+	char account_id[ZT_ID_LEN + 1];
+	char family[ZT_ID_LEN + 1];	/* its access tokens' family */
+	char nonce[256];		/* "" when none */
+	char acr[16];
+	char amr[64];
+} zt_code_grant;
+
+/*
+ * Redeems `code` for `client_id` (RFC 6749 4.1.3, RFC 7636 4.6): its
+ * redirect_uri must equal the authorization request's, `verifier` must
+ * match the PKCE challenge (and be absent when there was none).  A code
+ * used before is refused, and the tokens issued from it are revoked.
+ * Every failure is invalid_grant.  Free with zt_code_grant_free.
+ */
+int zt_code_redeem(zt_code_grant *out, zt_db *db, const zt_issuer *iss,
+    const char *client_id, const char *code, const char *redirect_uri,
+    const char *verifier, int64_t now, zt_oauth_error *e);
+void zt_code_grant_free(zt_code_grant *g);
+/* Records that the code's grant started refresh family `family`, so a
+ * replay of the code revokes it too. */
+int zt_code_note_family(zt_db *db, const char *tenant, const char *hash,
+    const char *family);
+
+/* ---- ID tokens and claims (idtoken.c) ---------------------------------- */
+
+typedef struct zt_id_token_spec {
+	const char *sub;
+	const char *client_id;
+	const char *account_id;	/* for preferred_username, or NULL */
+	const char *scope;
+	const char *nonce;	/* NULL or "": none */
+	const char *sid;	/* the sign-in session, or NULL */
+	const char *acr, *amr;	/* amr: space-separated */
+	const char *access_token;	/* for at_hash, or NULL */
+	int64_t auth_time;	/* seconds */
+	int64_t lifetime_s;
+} zt_id_token_spec;
+
+/*
+ * The claims of identity `sub` that `scope` (space-separated) opens, into
+ * `into`: openid gives tenant and account_system; profile name,
+ * preferred_username, org_unit, spiffe_id, updated_at; email email and
+ * email_verified (from the attributes "email", "email_verified"); groups
+ * the names of every group the identity is in.  `idcfg` may be NULL.
+ */
+int zt_oidc_claims(json_t *into, zt_db *db, const zt_identity_config *idcfg,
+    const zt_issuer *iss, const char *sub, const char *account_id,
+    const char *scope);
+
+/*
+ * Mints an ID token (OpenID Connect Core 2) of `iss` signed with the
+ * issuer's key of `alg` into `out`.
+ */
+int zt_id_token(zt_buf *out, zt_db *db, const zt_master_key *mk,
+    const zt_identity_config *idcfg, const zt_issuer *iss, zt_jose_alg alg,
+    const zt_id_token_spec *s);
+
+/*
+ * Checks that `token` was signed by one of the issuer's keys and names
+ * the issuer (an ID token hint: it may have expired).  *claims gets the
+ * claims.  ZT_EFORBIDDEN otherwise.
+ */
+int zt_id_token_hint(json_t **claims, zt_db *db, const zt_issuer *iss,
+    const char *token);
+
 #endif

@@ -170,3 +170,23 @@ zt_form_decode(char *out, size_t size, const char *in, size_t n)
 		return zt_error_set(ZT_ETOOBIG, "a form value is too long");
 	return decode(&o, in, n);
 }
+
+int
+zt_form_encode(zt_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int err = ZT_OK;
+
+	for (; *s != '\0' && err == ZT_OK; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~')
+			err = zt_buf_addc(b, (char)ch);
+		else if ((err = zt_buf_addc(b, '%')) == ZT_OK &&
+		    (err = zt_buf_addc(b, hex[ch >> 4])) == ZT_OK)
+			err = zt_buf_addc(b, hex[ch & 15]);
+	}
+	return err;
+}

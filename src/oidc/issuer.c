@@ -2,11 +2,9 @@
  * issuer.c: the issuers (one per account system), their metadata and
  * JWKS, the OAuth error helper and the table of single-use values.
  *
- * The metadata lists only what the provider does today: the token,
- * introspection and revocation endpoints and the JWKS.  There is no
- * authorization endpoint yet; RFC 8414 section 2 requires one only when
- * a supported grant uses it, and neither client_credentials nor token
- * exchange does.
+ * The metadata lists what the provider does: the authorization, token,
+ * userinfo, logout, introspection, revocation, PAR and device endpoints
+ * and the JWKS.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -264,6 +262,39 @@ zt_issuer_metadata(json_t **out, const zt_issuer *iss, bool openid)
 	    endpoint(iss, "device_authorization"));
 	json_object_set_new(doc, "pushed_authorization_request_endpoint",
 	    endpoint(iss, "par"));
+	/* The browser side (authorize.c, idtoken.c, api/oidc_pages.c). */
+	json_array_append_new(json_object_get(doc, "grant_types_supported"),
+	    json_string("authorization_code"));
+	json_object_set_new(doc, "authorization_endpoint",
+	    endpoint(iss, "authorize"));
+	json_object_set_new(doc, "userinfo_endpoint", endpoint(iss,
+	    "userinfo"));
+	json_object_set_new(doc, "end_session_endpoint", endpoint(iss,
+	    "logout"));
+	json_object_set_new(doc, "response_types_supported",
+	    json_pack("[s]", "code"));
+	json_object_set_new(doc, "response_modes_supported",
+	    json_pack("[s]", "query"));
+	json_object_set_new(doc, "code_challenge_methods_supported",
+	    json_pack("[s]", "S256"));
+	json_object_set_new(doc, "authorization_response_iss_parameter_"
+	    "supported", json_true());
+	json_object_set_new(doc, "id_token_signing_alg_values_supported",
+	    json_pack("[s,s,s]", "ES256", "RS256", "EdDSA"));
+	json_object_set_new(doc, "scopes_supported", json_pack("[s,s,s,s]",
+	    "openid", "profile", "email", "groups"));
+	json_object_set_new(doc, "claims_supported", json_pack("[s,s,s,s,s,"
+	    "s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]", "iss", "sub", "aud", "exp",
+	    "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr",
+	    "name", "preferred_username", "email", "email_verified",
+	    "groups", "tenant", "account_system", "org_unit", "spiffe_id"));
+	json_object_set_new(doc, "prompt_values_supported",
+	    json_pack("[s,s,s,s]", "none", "login", "consent",
+	    "select_account"));
+	/* PKCE: every public client must use it. */
+	json_object_set_new(doc, "token_endpoint_auth_methods_supported",
+	    json_pack("[s,s,s,s]", "client_secret_basic",
+	    "client_secret_post", "private_key_jwt", "none"));
 	/* OpenID discovery names the subject identifier types; every
 	 * subject is the same to all clients ("public"). */
 	if (openid)

@@ -249,7 +249,7 @@ struct meta_in {
 	const char *system, *name, *method, *scope, *alg;
 	json_t *redirects, *logout, *grants, *responses, *jwks;
 	int64_t at_life, rt_life, rt_idle;
-	bool dpop, par;
+	bool dpop, par, first;
 	bool has_name, has_scope, has_grants, has_responses;
 };
 
@@ -317,7 +317,7 @@ meta_build(json_t **out, const struct meta_in *m)
 	    (err = meta_consistent(m, grants, responses, redirects)) < 0)
 		goto out;
 	*out = json_pack("{s:s, s:O, s:O, s:O, s:O, s:s, s:s, s:s,"
-	    " s:I, s:I, s:I, s:b, s:b}",
+	    " s:I, s:I, s:I, s:b, s:b, s:b}",
 	    "client_name", m->name ? m->name : "",
 	    "redirect_uris", redirects,
 	    "post_logout_redirect_uris", logout,
@@ -330,7 +330,8 @@ meta_build(json_t **out, const struct meta_in *m)
 	    "refresh_token_lifetime", (json_int_t)m->rt_life,
 	    "refresh_token_idle_lifetime", (json_int_t)m->rt_idle,
 	    "dpop_bound_access_tokens", m->dpop,
-	    "require_pushed_authorization_requests", m->par);
+	    "require_pushed_authorization_requests", m->par,
+	    "first_party", m->first);
 	if (*out == NULL)
 		err = zt_error_set(ZT_ENOMEM, "out of memory");
 	else {
@@ -379,6 +380,7 @@ zt_client_metadata(json_t **out, json_t *in)
 		{ "dpop_bound_access_tokens", ZT_J_BOOL, false, &m.dpop, NULL },
 		{ "require_pushed_authorization_requests", ZT_J_BOOL, false,
 		    &m.par, NULL },
+		{ "first_party", ZT_J_BOOL, false, &m.first, NULL },
 	};
 	int err;
 

@@ -175,6 +175,9 @@ void zt_form_free(zt_form *f);
 /* Decodes one form-encoded value of `n` bytes into `out` (`size` bytes,
  * at least n + 1), by the rules above. */
 int zt_form_decode(char *out, size_t size, const char *in, size_t n);
+/* Appends `s` percent-encoded but for the unreserved characters of
+ * RFC 3986 (a form value or a URI query value alike). */
+int zt_form_encode(zt_buf *out, const char *s);
 
 /* ---- errors, clients, requests ----------------------------------------- */
 
@@ -218,6 +221,9 @@ typedef struct zt_oauth_req {
 	 * written, and the caller must commit it (zt_oauth_audit_commit)
 	 * before the token leaves the server. */
 	zt_oauth_audit *defer_audit;
+	/* The server's identity settings (trust domain of SPIFFE IDs in
+	 * claims); NULL: defaults. */
+	const zt_identity_config *idcfg;
 } zt_oauth_req;
 
 /* An authenticated client. */
@@ -239,6 +245,11 @@ typedef struct zt_oauth_client {
 int zt_oauth_client_auth(zt_oauth_client *out, const zt_oauth_req *r,
     const zt_form *f, zt_oauth_error *e);
 void zt_oauth_client_free(zt_oauth_client *c);
+/* The client `id` of the issuer, unauthenticated (the authorization
+ * endpoint names a client it cannot authenticate).  ZT_ENOTFOUND when it
+ * is no client of this issuer. */
+int zt_oauth_client_get(zt_oauth_client *out, const zt_oauth_req *r,
+    const char *id);
 /* Frees this thread's cache of clients (zt_oauth_thread_done calls it). */
 void zt_oauth_clients_thread_done(void);
 

@@ -193,27 +193,6 @@ out:
 	return err;
 }
 
-/* Appends `s` percent-encoded but for the unreserved characters. */
-static int
-form_encode(zt_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	int err = ZT_OK;
-
-	for (; *s != '\0' && err == ZT_OK; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-		    ch == '_' || ch == '~')
-			err = zt_buf_addc(b, (char)ch);
-		else if ((err = zt_buf_addc(b, '%')) == ZT_OK &&
-		    (err = zt_buf_addc(b, hex[ch >> 4])) == ZT_OK)
-			err = zt_buf_addc(b, hex[ch & 15]);
-	}
-	return err;
-}
-
 int
 zt_par_take(zt_form *params, zt_db *db, const zt_issuer *iss,
     const char *client_id, const char *request_uri, int64_t now)
@@ -276,12 +255,12 @@ end:
 		if (err == ZT_OK && i > 0)
 			err = zt_buf_addc(&body, '&');
 		if (err == ZT_OK)
-			err = form_encode(&body, json_string_value(
+			err = zt_form_encode(&body, json_string_value(
 			    json_array_get(pair, 0)));
 		if (err == ZT_OK)
 			err = zt_buf_addc(&body, '=');
 		if (err == ZT_OK)
-			err = form_encode(&body, json_string_value(
+			err = zt_form_encode(&body, json_string_value(
 			    json_array_get(pair, 1)));
 	}
 	json_decref(list);

@@ -31,6 +31,9 @@
 #define TT_ACCESS	"urn:ietf:params:oauth:token-type:access_token"
 #define GT_REFRESH	"refresh_token"
 #define GT_DEVICE	"urn:ietf:params:oauth:grant-type:device_code"
+#define GT_CODE		"authorization_code"
+/* ID tokens are read at sign-in and then thrown away: a few minutes. */
+#define ID_TOKEN_LIFETIME_S	300
 /* RFC 8707 allows several resources; a token for more than a few
  * services is a token for too many. */
 #define RESOURCES_MAX	8
@@ -429,6 +432,37 @@ zt_oauth_verify_access(json_t **claims, zt_db *db, const zt_issuer *iss,
 	return ZT_OK;
 }
 
+int
+zt_id_token_hint(json_t **claims, zt_db *db, const zt_issuer *iss,
+    const char *token)
+{
+	/* A hint may have expired (RFC-less, OIDC RP-Initiated Logout 2):
+	 * the dates are read with a year of leeway. */
+	zt_jwt_expect x = { .iss = iss->url, .leeway_s = 366 * 86400 };
+	const zt_jose_key *key = NULL;
+	unsigned alg = 0;
+	zt_jws jws;
+	int err;
+
+	*claims = NULL;
+	if (strlen(token) > ZT_JWS_MAX ||
+	    zt_jws_parse(&jws, token, strlen(token)) < 0)
+		return zt_error_set(ZT_EFORBIDDEN, "not a token of ours");
+	if (jws.kid[0] == '\0' || strcmp(jws.typ, "at+jwt") == 0)
+		err = zt_error_set(ZT_EFORBIDDEN, "not an ID token of ours");
+	else if ((err = vkey_find(&key, &alg, db, iss, jws.kid)) == ZT_OK &&
+	    (err = zt_jws_verify(&jws, key, alg)) == ZT_OK)
+		err = zt_jwt_check(&jws, &x, claims);
+	zt_jws_free(&jws);
+	if (err == ZT_OK && !json_is_string(json_object_get(*claims, "sub"))) {
+		json_decref(*claims);
+		*claims = NULL;
+		err = zt_error_set(ZT_EFORBIDDEN, "an ID token has a sub");
+	}
+	return err < 0 ? zt_error_set(ZT_EFORBIDDEN, "not an ID token of "
+	    "ours") : ZT_OK;
+}
+
 /* ---- scopes and audiences ---------------------------------------------- */
 
 /* True when every space-separated token of `want` is one of `have`. */
@@ -573,7 +607,10 @@ struct grant_out {
 	bool exchange;
 	/* A person's grant (refresh, device): what it stands for. */
 	zt_refresh_grant rt;
-	const char *user;	/* GT_REFRESH, GT_DEVICE or NULL */
+	const char *user;	/* GT_REFRESH, GT_DEVICE, GT_CODE or NULL */
+	/* The authorization code grant: what the code stood for. */
+	zt_code_grant code;
+	bool is_code;
 };
 
 static void
@@ -584,6 +621,7 @@ grant_out_free(struct grant_out *g)
 	free(g->scope);
 	free(g->sub);
 	zt_refresh_grant_free(&g->rt);
+	zt_code_grant_free(&g->code);
 }
 
 static int
@@ -812,6 +850,67 @@ grant_device(struct grant_out *g, const zt_oauth_client *c,
 }
 
 /*
+ * The authorization code grant (RFC 6749 4.1.3): the code of this client,
+ * its redirect_uri and PKCE verifier.  What it stands for moves into
+ * g->rt, as for the other grants of a person.
+ */
+static int
+grant_code(struct grant_out *g, const zt_oauth_client *c,
+    const zt_oauth_req *r, const zt_form *f, zt_oauth_error *e)
+{
+	int64_t now = r->now ? r->now : zt_now_ms() / 1000;
+	const char *code = zt_form_get(f, "code");
+	const char *ru = zt_form_get(f, "redirect_uri");
+	int err;
+
+	if (code == NULL)
+		return zt_oauth_fail(e, 400, "invalid_request", "code is "
+		    "required");
+	if (ru == NULL && json_array_size(json_object_get(c->meta,
+	    "redirect_uris")) != 1)
+		return zt_oauth_fail(e, 400, "invalid_request", "redirect_uri "
+		    "is required");
+	if ((err = zt_code_redeem(&g->code, r->db, r->iss, c->id, code, ru,
+	    zt_form_get(f, "code_verifier"), now, e)) < 0)
+		return err;
+	g->is_code = true;
+	g->rt = g->code.rt;
+	memset(&g->code.rt, 0, sizeof(g->code.rt));
+	return grant_user(g, f, GT_CODE, e);
+}
+
+/*
+ * The ID token of the authorization code grant, beside the access token
+ * `at` (OIDC Core 3.1.3.3), when the scope has openid.
+ */
+static int
+code_id_token(json_t *out, struct grant_out *g, const zt_oauth_client *c,
+    const zt_oauth_req *r, const char *at, zt_oauth_error *e)
+{
+	zt_buf idt = ZT_BUF_INIT(ZT_JWS_MAX);
+	int err;
+
+	if (!scope_subset("openid", g->rt.scope))
+		return ZT_OK;
+	err = zt_id_token(&idt, r->db, r->mk, r->idcfg, r->iss,
+	    client_alg(c->meta), &(zt_id_token_spec){
+	    .sub = g->rt.identity_id, .client_id = c->id,
+	    .account_id = g->code.account_id, .scope = g->rt.scope,
+	    .nonce = g->code.nonce, .sid = g->rt.session_id,
+	    .acr = g->code.acr, .amr = g->code.amr, .access_token = at,
+	    .auth_time = g->rt.auth_time,
+	    .lifetime_s = ID_TOKEN_LIFETIME_S });
+	if (err < 0) {
+		zt_buf_free(&idt);
+		return zt_oauth_fail(e, 500, "server_error", "the ID token "
+		    "could not be issued");
+	}
+	json_object_set_new(out, "id_token", json_string(idt.data));
+	zt_buf_free(&idt);
+	return ZT_OK;
+}
+
+/*
  * The refresh token of a person's grant, once its access token (with
  * claims `claims`) is minted: the refresh grant rotates the one presented;
  * the device grant starts a family when the client may refresh.
@@ -835,14 +934,24 @@ user_refresh(json_t *out, struct grant_out *g, const zt_oauth_client *c,
 			    "refresh token was used before: every token of "
 			    "its grant is revoked");
 	} else {
-		if (!has_grant(c->meta, GT_REFRESH))
+		if (!has_grant(c->meta, GT_REFRESH)) {
+			/* A code's access token still joins the code's own
+			 * family, so that a replay of the code revokes it. */
+			if (g->is_code && zt_refresh_note_access(r->db,
+			    r->iss->tenant, g->code.family, jti, exp) < 0)
+				return zt_oauth_fail(e, 500, "server_error",
+				    "the token could not be recorded");
 			return ZT_OK;
+		}
 		err = zt_refresh_start(rt, family, r->db, r->iss,
 		    &(zt_refresh_spec){ .client_id = c->id,
 		    .identity_id = g->rt.identity_id,
 		    .session_id = g->rt.session_id[0] ? g->rt.session_id :
 		    NULL, .scope = g->rt.scope, .resource = g->rt.resource,
 		    .jkt = jkt, .auth_time = g->rt.auth_time }, jti, exp, now);
+		if (err == ZT_OK && g->is_code)
+			err = zt_code_note_family(r->db, r->iss->tenant,
+			    g->code.hash, family);
 	}
 	if (err < 0)
 		return zt_oauth_fail(e, 500, "server_error", "the refresh "
@@ -902,7 +1011,8 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	if ((err = zt_oauth_client_auth(&c, r, f, e)) < 0)
 		return err;
 	if (strcmp(grant, GT_CLIENT) != 0 && strcmp(grant, GT_EXCHANGE) != 0 &&
-	    strcmp(grant, GT_REFRESH) != 0 && strcmp(grant, GT_DEVICE) != 0) {
+	    strcmp(grant, GT_REFRESH) != 0 && strcmp(grant, GT_DEVICE) != 0 &&
+	    strcmp(grant, GT_CODE) != 0) {
 		err = zt_oauth_fail(e, 400, "unsupported_grant_type", "this "
 		    "grant type is not supported here");
 		goto out;
@@ -922,6 +1032,8 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 		err = grant_refresh(&g, &c, r, f, bound ? jkt : NULL, e);
 	else if (strcmp(grant, GT_DEVICE) == 0)
 		err = grant_device(&g, &c, r, f, e);
+	else if (strcmp(grant, GT_CODE) == 0)
+		err = grant_code(&g, &c, r, f, e);
 	else
 		err = grant_exchange(&g, &c, r, f, bound ? jkt : NULL, e);
 	if (err < 0)
@@ -958,9 +1070,14 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 		*out = NULL;
 		goto out;
 	}
-	/* XXX: the device grant with scope openid is to carry an ID token
-	 * too, from the authorization side's ID token function once it is
-	 * declared in flow.h. */
+	if (g.is_code && (err = code_id_token(*out, &g, &c, r, token.data,
+	    e)) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		goto out;
+	}
+	/* XXX: the device grant with scope openid could carry an ID token
+	 * too (zt_id_token); it does not yet. */
 out:
 	json_decref(claims);
 	zt_buf_free(&token);

@@ -168,6 +168,8 @@ class EndpointTest(OAuthCase):
                     "client_secret": c["client_secret"]},
              400, "invalid_request"),
             (good, {"grant_type": "authorization_code", "code": "x"},
+             400, "unauthorized_client"),
+            (good, {"grant_type": "password", "username": "x"},
              400, "unsupported_grant_type"),
             (good, {}, 400, "invalid_request"),
             (good, {"grant_type": "client_credentials", "scope": "write"},

@@ -114,7 +114,8 @@ function jwtForm(a) {
 check('discovery lists what exists and nothing else', async () => {
 	assert.equal(as.issuer, issuer);
 	assert.equal(as.token_endpoint, `${issuer}/token`);
-	assert.equal(as.authorization_endpoint, undefined);
+	assert.equal(as.authorization_endpoint, `${issuer}/authorize`);
+	assert.deepEqual(as.code_challenge_methods_supported, ['S256']);
 	const rfc8414 = await fetch(`${base}/.well-known/oauth-authorization-` +
 	    `server/t/${tenant}/${system}`);
 	assert.equal(rfc8414.status, 200);

@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""
+End-to-end tests of the browser side of the provider: the sign-in page,
+the authorization endpoint and its consent page, authorization codes at
+the token endpoint, ID tokens, userinfo and logout.  The test plays the
+browser: it follows redirects, reads the CSRF field of each form and
+posts it back with the cookies it was given.  Attacks: a replayed code
+(refused, and its tokens revoked), a redirect URI one character off (an
+error page, no redirect), a missing or wrong PKCE verifier, a form
+without its CSRF token (403), password guessing (throttled, with the same
+words for unknown accounts).
+
+Run:  ZTIAM_BIN=build/src/ztiam python3 tests/integration/test_oidc_front.py
+With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
+"""
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import secrets
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ServerTestCase, main  # noqa: E402
+
+T = "/v1/tenants/front"
+I = "/t/front/staff"
+PASSWORD = "pat-password-1"
+REDIRECT = "https://app.example/cb"
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims(jwt):
+    part = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+class Browser:
+    """Cookies and redirects, as a browser keeps and follows them."""
+
+    def __init__(self, anon):
+        self.anon = anon
+        self.cookies = {}
+
+    def _send(self, method, path, form=None):
+        hdrs = {}
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join("%s=%s" % kv
+                                       for kv in self.cookies.items())
+        if form is None:
+            r = self.anon.request(method, path, headers=hdrs)
+        else:
+            r = self.anon.request(method, path,
+                                  urllib.parse.urlencode(form),
+                                  headers=hdrs, content_type="application/"
+                                  "x-www-form-urlencoded")
+        for c in r.headers.get_all("Set-Cookie") or []:
+            name, _, rest = c.partition("=")
+            value = rest.split(";")[0]
+            if value:
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+        return r
+
+    def go(self, method, path, form=None):
+        """Follows redirects within the server; stops at the client's."""
+        r = self._send(method, path, form)
+        while r.status in (302, 303):
+            loc = r.header("Location")
+            if loc.startswith(REDIRECT) or loc.startswith("https://"):
+                return r
+            if loc.startswith("http://"):
+                loc = "/" + loc.split("/", 3)[3]
+            r = self._send("GET", loc)
+        return r
+
+
+def hidden(r, name):
+    m = re.search(r'name="%s" value="([^"]*)"' % name, r.body.decode())
+    assert m, r.body
+    return html.unescape(m.group(1))
+
+
+class FrontCase(ServerTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        api = cls.api
+        r = api.post("/v1/tenants", {"id": "front"})
+        assert r.status == 201, r
+        cheap = {"min_length": 10, "argon2_memory_kib": 1024,
+                 "argon2_iterations": 1}
+        r = api.post(T + "/account-systems", {
+            "name": "staff", "kind": "workforce", "password_policy": cheap})
+        assert r.status == 201, r
+        cls.system_id = r.json()["id"]
+        r = api.post(T + "/identities", {
+            "kind": "person", "name": "pat", "state": "active",
+            "attributes": {"email": "pat@example.com"}})
+        assert r.status == 201, r
+        cls.identity = r.json()["id"]
+        r = api.post(T + "/accounts", {
+            "identity_id": cls.identity, "system_id": cls.system_id,
+            "login_name": "pat@example.com"})
+        assert r.status == 201, r
+        r = api.request("PUT", "%s/accounts/%s/password"
+                        % (T, r.json()["id"]), body={"password": PASSWORD})
+        assert r.status in (200, 204), r
+        cls.issuer = "http://127.0.0.1:%d%s" % (cls.server.port, I)
+
+    def client(self, **meta):
+        body = {"account_system": "staff", "client_name": "app",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "redirect_uris": [REDIRECT],
+                "post_logout_redirect_uris": ["https://app.example/bye"],
+                "scope": "openid profile email", "first_party": True}
+        body.update(meta)
+        r = self.api.post(T + "/clients", body)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def form(self, path, fields, headers=None):
+        return self.anon.post(I + "/" + path, urllib.parse.urlencode(fields),
+                              headers=headers or {},
+                              content_type="application/"
+                              "x-www-form-urlencoded")
+
+    def auth_url(self, c, verifier, **extra):
+        q = {"response_type": "code", "client_id": c["client_id"],
+             "redirect_uri": REDIRECT, "scope": "openid profile email",
+             "state": "st-1", "nonce": "n-1",
+             "code_challenge": b64(hashlib.sha256(verifier.encode())
+                                   .digest()),
+             "code_challenge_method": "S256"}
+        q.update(extra)
+        return I + "/authorize?" + urllib.parse.urlencode(q)
+
+    def sign_in(self, b, r, password=PASSWORD, login="pat@example.com"):
+        self.assertIn(r.status, (200, 401), r)
+        return b.go("POST", I + "/login", {
+            "csrf": hidden(r, "csrf"), "return_to": hidden(r, "return_to"),
+            "login_name": login, "password": password})
+
+    def code_for(self, c, verifier, b=None, **extra):
+        b = b or Browser(self.anon)
+        r = b.go("GET", self.auth_url(c, verifier, **extra))
+        if r.status == 200:
+            r = self.sign_in(b, r)
+        self.assertEqual(r.status, 303, r)
+        loc = urllib.parse.urlparse(r.header("Location"))
+        q = dict(urllib.parse.parse_qsl(loc.query))
+        self.assertEqual(q.get("state"), "st-1", q)
+        self.assertEqual(q.get("iss"), self.issuer, q)
+        return q["code"], b
+
+    def redeem(self, c, code, verifier):
+        auth = base64.b64encode(("%s:%s" % (c["client_id"],
+                                c["client_secret"])).encode()).decode()
+        fields = {"grant_type": "authorization_code", "code": code,
+                  "redirect_uri": REDIRECT}
+        if verifier is not None:
+            fields["code_verifier"] = verifier
+        return self.form("token", fields,
+                         {"Authorization": "Basic " + auth})
+
+
+class CodeFlowTest(FrontCase):
+
+    def test_discovery_names_the_browser_endpoints(self):
+        r = self.anon.get(I + "/.well-known/openid-configuration")
+        d = r.json()
+        self.assertEqual(d["authorization_endpoint"], self.issuer +
+                         "/authorize")
+        self.assertEqual(d["userinfo_endpoint"], self.issuer + "/userinfo")
+        self.assertEqual(d["end_session_endpoint"], self.issuer + "/logout")
+        self.assertEqual(d["response_types_supported"], ["code"])
+        self.assertEqual(d["code_challenge_methods_supported"], ["S256"])
+        self.assertTrue(d["authorization_response_iss_parameter_supported"])
+        r = self.anon.get("/assets/ztiam.css")
+        self.assertEqual(r.status, 200)
+
+    def test_code_flow_id_token_userinfo_refresh_logout(self):
+        c = self.client()
+        v = secrets.token_urlsafe(32)
+        code, b = self.code_for(c, v)
+        cookie = [k for k in b.cookies if k.endswith("ztiam_session")]
+        self.assertTrue(cookie)
+        r = self.redeem(c, code, v)
+        self.assertEqual(r.status, 200, r)
+        tok = r.json()
+        idt = claims(tok["id_token"])
+        self.assertEqual(idt["iss"], self.issuer)
+        self.assertEqual(idt["sub"], self.identity)
+        self.assertEqual(idt["aud"], c["client_id"])
+        self.assertEqual(idt["nonce"], "n-1")
+        self.assertIn("pwd", idt["amr"])
+        self.assertIn("sid", idt)
+        h = hashlib.sha256(tok["access_token"].encode()).digest()
+        self.assertEqual(idt["at_hash"], b64(h[:16]))
+        self.assertEqual(idt["email"], "pat@example.com")
+        r = self.anon.get(I + "/userinfo", headers={
+            "Authorization": "Bearer " + tok["access_token"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["sub"], self.identity)
+        self.assertEqual(r.json()["preferred_username"], "pat@example.com")
+        r = self.anon.get(I + "/userinfo",
+                          headers={"Authorization": "Bearer nope"})
+        self.assertEqual(r.status, 401)
+        self.assertIn("invalid_token", r.header("WWW-Authenticate"))
+        auth = base64.b64encode(("%s:%s" % (c["client_id"],
+                                c["client_secret"])).encode()).decode()
+        r = self.form("token", {"grant_type": "refresh_token",
+                                "refresh_token": tok["refresh_token"]},
+                      {"Authorization": "Basic " + auth})
+        self.assertEqual(r.status, 200, r)
+        # A second sign-in is not needed while the session lives.
+        code2, _ = self.code_for(c, v, b)
+        self.assertNotEqual(code, code2)
+        # Logout with the hint ends the session and returns to the app.
+        r = b.go("GET", I + "/logout?" + urllib.parse.urlencode({
+            "id_token_hint": tok["id_token"],
+            "post_logout_redirect_uri": "https://app.example/bye",
+            "state": "bye-1"}))
+        self.assertEqual(r.status, 303, r)
+        self.assertEqual(r.header("Location"),
+                         "https://app.example/bye?state=bye-1")
+        r = b.go("GET", self.auth_url(c, v, prompt="none"))
+        self.assertEqual(r.status, 303, r)
+        self.assertIn("error=login_required", r.header("Location"))
+
+    def test_consent_page_for_other_clients(self):
+        c = self.client(first_party=False, client_name="Other app")
+        v = secrets.token_urlsafe(32)
+        b = Browser(self.anon)
+        r = self.sign_in(b, b.go("GET", self.auth_url(c, v)))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b"Other app", r.body)
+        r2 = b.go("POST", I + "/consent", {
+            "request_uri": hidden(r, "request_uri"),
+            "client_id": c["client_id"], "action": "allow"})
+        self.assertEqual(r2.status, 403, r2)
+        r = b.go("POST", I + "/consent", {
+            "csrf": hidden(r, "csrf"),
+            "request_uri": hidden(r, "request_uri"),
+            "client_id": c["client_id"], "action": "allow"})
+        self.assertEqual(r.status, 303, r)
+        self.assertIn("code=", r.header("Location"))
+        # Remembered: the next request goes straight back.
+        code, _ = self.code_for(c, v, b)
+        self.assertTrue(code.startswith("ztac_"))
+
+
+class AttackTest(FrontCase):
+
+    def test_replayed_code_is_refused_and_revokes_its_tokens(self):
+        c = self.client()
+        v = secrets.token_urlsafe(32)
+        code, _ = self.code_for(c, v)
+        r = self.redeem(c, code, v)
+        self.assertEqual(r.status, 200, r)
+        tok = r.json()
+        r = self.redeem(c, code, v)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"], "invalid_grant")
+        r = self.anon.get(I + "/userinfo", headers={
+            "Authorization": "Bearer " + tok["access_token"]})
+        self.assertEqual(r.status, 401, r)
+        auth = base64.b64encode(("%s:%s" % (c["client_id"],
+                                c["client_secret"])).encode()).decode()
+        r = self.form("token", {"grant_type": "refresh_token",
+                                "refresh_token": tok["refresh_token"]},
+                      {"Authorization": "Basic " + auth})
+        self.assertEqual(r.status, 400, r)
+
+    def test_redirect_uri_one_character_off_gets_a_page(self):
+        c = self.client()
+        b = Browser(self.anon)
+        r = b.go("GET", self.auth_url(c, secrets.token_urlsafe(32),
+                                      redirect_uri=REDIRECT + "x"))
+        self.assertEqual(r.status, 400, r)
+        self.assertIsNone(r.header("Location"))
+        r = b.go("GET", self.auth_url(c, secrets.token_urlsafe(32),
+                                      redirect_uri=REDIRECT[:-1] + "B"))
+        self.assertEqual(r.status, 400, r)
+        self.assertIsNone(r.header("Location"))
+
+    def test_pkce_is_checked(self):
+        c = self.client()
+        v = secrets.token_urlsafe(32)
+        code, _ = self.code_for(c, v)
+        r = self.redeem(c, code, None)
+        self.assertEqual(r.json()["error"], "invalid_grant")
+        code, _ = self.code_for(c, v)
+        r = self.redeem(c, code, secrets.token_urlsafe(32))
+        self.assertEqual(r.json()["error"], "invalid_grant")
+        r = Browser(self.anon).go("GET", self.auth_url(
+            c, v, code_challenge_method="plain", code_challenge=v))
+        self.assertEqual(r.status, 303, r)
+        self.assertIn("error=invalid_request", r.header("Location"))
+        pub = self.client(token_endpoint_auth_method="none")
+        q = {"response_type": "code", "client_id": pub["client_id"],
+             "redirect_uri": REDIRECT, "state": "s"}
+        r = Browser(self.anon).go("GET", I + "/authorize?" +
+                                  urllib.parse.urlencode(q))
+        self.assertEqual(r.status, 303, r)
+        self.assertIn("error=invalid_request", r.header("Location"))
+
+    def test_login_form_needs_its_csrf_token(self):
+        c = self.client()
+        b = Browser(self.anon)
+        r = b.go("GET", self.auth_url(c, secrets.token_urlsafe(32)))
+        self.assertEqual(r.status, 200, r)
+        r = b.go("POST", I + "/login", {
+            "return_to": hidden(r, "return_to"),
+            "login_name": "pat@example.com", "password": PASSWORD})
+        self.assertEqual(r.status, 403, r)
+        self.assertFalse([k for k in b.cookies if "session" in k])
+
+    def test_open_redirect_through_return_to_is_refused(self):
+        for rt in ("https://evil.example/", "//evil.example/",
+                   "/t/front/other/x", "/t/front/staff/../../x"):
+            r = self.anon.get(I + "/login?" + urllib.parse.urlencode(
+                {"return_to": rt}))
+            self.assertEqual(r.status, 400, rt)
+
+
+class ThrottleTest(FrontCase):
+    """On a server of its own: the locked name would fail the others."""
+
+    def test_password_guessing_is_throttled_alike(self):
+        c = self.client()
+        msgs = {}
+        for who in ("pat@example.com", "nobody@example.com"):
+            b = Browser(self.anon)
+            page = b.go("GET", self.auth_url(c, secrets.token_urlsafe(32)))
+            last = None
+            for _ in range(7):
+                r = self.sign_in(b, page, password="wrong-password",
+                                 login=who)
+                last = r
+                if r.status == 429:
+                    break
+                page = r
+            self.assertEqual(last.status, 429, last)
+            self.assertIsNotNone(last.header("Retry-After"))
+            msgs[who] = (re.sub(r"\d+", "N", re.search(
+                r'class="error"[^>]*>([^<]*)<', last.body.decode()).group(1)),
+                re.search(r'class="error"[^>]*>([^<]*)<',
+                          page.body.decode()).group(1))
+        self.assertEqual(msgs["pat@example.com"],
+                         msgs["nobody@example.com"])
+
+
+if __name__ == "__main__":
+    main()
