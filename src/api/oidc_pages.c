@@ -705,7 +705,7 @@ consent(zt_req *req)
 	zt_app *app = zt_req_app(req);
 	zt_oauth_error e = { 0 };
 	const char *action, *csrf;
-	bool redirectable;
+	bool redirectable = false;
 	zt_issuer iss;
 	zt_authreq a;
 	zt_session s;
@@ -764,6 +764,7 @@ consent(zt_req *req)
 	authz_grant(req, &iss, &a, &s);
 out:
 	zt_authreq_free(&a);
+	zt_form_free(&f);
 }
 
 /* ---- userinfo -------------------------------------------------------------- */

@@ -20,12 +20,16 @@ import json
 import os
 import re
 import secrets
+import shutil
+import subprocess
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ServerTestCase, main  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_DIR = os.path.join(HERE, "..", "oidc")
 T = "/v1/tenants/front"
 I = "/t/front/staff"
 PASSWORD = "pat-password-1"
@@ -357,6 +361,64 @@ class ThrottleTest(FrontCase):
                           page.body.decode()).group(1))
         self.assertEqual(msgs["pat@example.com"],
                          msgs["nobody@example.com"])
+
+
+class CertifiedClientsTest(FrontCase):
+    """openid-client, oauth4webapi and jose (tests/oidc/codeflow.mjs);
+    python3-authlib.  A server of its own: the last node check locks the
+    person's name."""
+
+    def test_authlib_code_flow_and_client_credentials(self):
+        try:
+            from authlib.integrations.requests_client import OAuth2Session
+        except ImportError:
+            sys.path.append("/usr/lib/python3/dist-packages")
+            try:
+                from authlib.integrations.requests_client import \
+                    OAuth2Session
+            except ImportError:
+                self.fail("python3-authlib is required (scripts/deps.sh)")
+        c = self.client()
+        s = OAuth2Session(c["client_id"], c["client_secret"],
+                          scope="openid email", redirect_uri=REDIRECT,
+                          code_challenge_method="S256")
+        verifier = secrets.token_urlsafe(48)
+        url, state = s.create_authorization_url(
+            self.issuer + "/authorize", code_verifier=verifier,
+            nonce="n-authlib")
+        b = Browser(self.anon)
+        r = b.go("GET", url.split(str(self.server.port), 1)[1])
+        r = self.sign_in(b, r)
+        self.assertEqual(r.status, 303, r)
+        tok = s.fetch_token(self.issuer + "/token",
+                            authorization_response=r.header("Location"),
+                            code_verifier=verifier)
+        self.assertEqual(claims(tok["id_token"])["nonce"], "n-authlib")
+        info = s.get(self.issuer + "/userinfo").json()
+        self.assertEqual(info["email"], "pat@example.com")
+        svc = self.client(grant_types=["client_credentials"],
+                          redirect_uris=[], scope="read")
+        s2 = OAuth2Session(svc["client_id"], svc["client_secret"],
+                           scope="read")
+        tok = s2.fetch_token(self.issuer + "/token",
+                             grant_type="client_credentials")
+        self.assertEqual(tok["scope"], "read")
+
+    def test_node_clients(self):
+        node = shutil.which("node")
+        if node is None or not os.path.isdir(
+                os.path.join(NODE_DIR, "node_modules", "openid-client")):
+            self.fail("node and tests/oidc/node_modules are required "
+                      "(scripts/deps.sh installs them)")
+        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
+                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
+                   ZTIAM_TENANT="front", ZTIAM_SYSTEM="staff",
+                   ZTIAM_LOGIN="pat@example.com", ZTIAM_PASSWORD=PASSWORD)
+        out = subprocess.run([node, os.path.join(NODE_DIR, "codeflow.mjs")],
+                             env=env, capture_output=True, text=True,
+                             timeout=240)
+        sys.stderr.write(out.stdout)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
 
 if __name__ == "__main__":
