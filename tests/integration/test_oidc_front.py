@@ -15,14 +15,17 @@ With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
 """
 import base64
 import hashlib
+import hmac
 import html
 import json
 import os
 import re
 import secrets
 import shutil
+import struct
 import subprocess
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -361,6 +364,67 @@ class ThrottleTest(FrontCase):
                           page.body.decode()).group(1))
         self.assertEqual(msgs["pat@example.com"],
                          msgs["nobody@example.com"])
+
+
+def totp(secret_b32, t):
+    """RFC 6238, SHA-1, 6 digits, 30 s steps, written out here."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    d = hmac.new(key, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
+    off = d[-1] & 15
+    v = (struct.unpack(">I", d[off:off + 4])[0] & 0x7FFFFFFF) % 1000000
+    return "%06d" % v
+
+
+class SecondFactorTest(FrontCase):
+
+    def test_totp_page_after_the_password(self):
+        r = self.api.post(T + "/identities", {"kind": "person",
+                                              "name": "sam",
+                                              "state": "active"})
+        self.assertEqual(r.status, 201, r)
+        ident = r.json()["id"]
+        r = self.api.post(T + "/accounts", {
+            "identity_id": ident, "system_id": self.system_id,
+            "login_name": "sam@example.com"})
+        acct = r.json()["id"]
+        r = self.api.request("PUT", "%s/accounts/%s/password" % (T, acct),
+                             body={"password": PASSWORD})
+        self.assertIn(r.status, (200, 204), r)
+        r = self.api.post("%s/accounts/%s/totp" % (T, acct))
+        secret = r.json()["secret"]
+        now = time.time()
+        r = self.api.post("%s/accounts/%s/totp/confirm" % (T, acct),
+                          {"code": totp(secret, now - 30)})
+        self.assertEqual(r.status, 204, r)
+
+        c = self.client()
+        v = secrets.token_urlsafe(32)
+        b = Browser(self.anon)
+        page = self.sign_in(b, b.go("GET", self.auth_url(c, v)),
+                            login="sam@example.com")
+        self.assertEqual(page.status, 200, page)
+        self.assertIn(b'name="code"', page.body)
+        # Half signed in counts for nothing at the authorization endpoint.
+        r = b.go("GET", self.auth_url(c, v, prompt="none"))
+        self.assertIn("error=login_required", r.header("Location"))
+        r = b.go("POST", I + "/login/totp", {
+            "return_to": hidden(page, "return_to"), "code": "000000"})
+        self.assertEqual(r.status, 403, r)
+        r = b.go("POST", I + "/login/totp", {
+            "csrf": hidden(page, "csrf"),
+            "return_to": hidden(page, "return_to"), "code": "12345678"})
+        self.assertEqual(r.status, 401, r)
+        r = b.go("POST", I + "/login/totp", {
+            "csrf": hidden(page, "csrf"),
+            "return_to": hidden(page, "return_to"),
+            "code": totp(secret, now)})
+        self.assertEqual(r.status, 303, r)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(
+            r.header("Location")).query))
+        tok = self.redeem(c, q["code"], v).json()
+        idt = claims(tok["id_token"])
+        self.assertEqual(idt["amr"], ["pwd", "otp"])
+        self.assertEqual(idt["sub"], ident)
 
 
 class CertifiedClientsTest(FrontCase):
