@@ -72,15 +72,19 @@ zt_oidc_set_cookie(char *out, size_t size, const char *name,
 	return ZT_OK;
 }
 
-/* True when the account of `s` belongs to the issuer's account system. */
+/* ZT_OK when the account of `s` belongs to the issuer's account system
+ * and both it and its identity are still active (a suspended person's
+ * session stops counting at once, as the password step would refuse). */
 static int
 session_of_issuer(zt_db *db, const zt_issuer *iss, const zt_session *s)
 {
 	zt_stmt *st;
 	int err;
 
-	if ((err = zt_db_prepare(&st, db, "SELECT 1 FROM accounts WHERE"
-	    " tenant = $1 AND id = $2 AND system_id = $3")) < 0)
+	if ((err = zt_db_prepare(&st, db, "SELECT 1 FROM accounts a JOIN"
+	    " identities i ON i.tenant = a.tenant AND i.id = a.identity_id"
+	    " WHERE a.tenant = $1 AND a.id = $2 AND a.system_id = $3 AND"
+	    " a.state = 'active' AND i.state = 'active'")) < 0)
 		return err;
 	zt_stmt_bind_text(st, 1, iss->tenant);
 	zt_stmt_bind_text(st, 2, s->account_id);

@@ -243,6 +243,31 @@ class CodeFlowTest(FrontCase):
         self.assertEqual(r.status, 303, r)
         self.assertIn("error=login_required", r.header("Location"))
 
+    def test_suspended_person_session_counts_no_more(self):
+        r = self.api.post(T + "/identities", {"kind": "person",
+                                              "name": "kim",
+                                              "state": "active"})
+        ident = r.json()["id"]
+        r = self.api.post(T + "/accounts", {
+            "identity_id": ident, "system_id": self.system_id,
+            "login_name": "kim@example.com"})
+        r = self.api.request("PUT", "%s/accounts/%s/password"
+                             % (T, r.json()["id"]),
+                             body={"password": PASSWORD})
+        c = self.client()
+        v = secrets.token_urlsafe(32)
+        b = Browser(self.anon)
+        r = self.sign_in(b, b.go("GET", self.auth_url(c, v)),
+                         login="kim@example.com")
+        self.assertEqual(r.status, 303, r)
+        r = self.api.get(T + "/identities/" + ident)
+        r = self.api.request("PATCH", T + "/identities/" + ident,
+                             body={"state": "suspended"},
+                             headers={"If-Match": r.header("ETag")})
+        self.assertEqual(r.status, 200, r)
+        r = b.go("GET", self.auth_url(c, v, prompt="none"))
+        self.assertIn("error=login_required", r.header("Location"))
+
     def test_consent_page_for_other_clients(self):
         c = self.client(first_party=False, client_name="Other app")
         v = secrets.token_urlsafe(32)
