@@ -34,9 +34,12 @@ npm_deps() {
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
 	# The OAuth provider's certified clients (tests/oidc): openid-client,
-	# oauth4webapi and jose, pinned by its package-lock.json.
+	# oauth4webapi and jose, and playwright-core for the browser test
+	# (which runs where Debian's chromium is installed), pinned by its
+	# package-lock.json.
 	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/oidc"
-	if [ ! -d "$dir/node_modules" ]; then
+	if [ ! -d "$dir/node_modules" ] ||
+	    [ ! -d "$dir/node_modules/playwright-core" ]; then
 		echo "installing node modules for tests/oidc (npm ci)" >&2
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 	fi

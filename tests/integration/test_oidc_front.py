@@ -510,5 +510,28 @@ class CertifiedClientsTest(FrontCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
 
+class BrowserTest(FrontCase):
+    """A real browser (Debian's chromium, tests/oidc/browser.mjs); skipped
+    when chromium or playwright-core is not installed."""
+
+    def test_chromium_signs_in(self):
+        node = shutil.which("node")
+        chromium = shutil.which("chromium")
+        if node is None or chromium is None or not os.path.isdir(
+                os.path.join(NODE_DIR, "node_modules", "playwright-core")):
+            self.skipTest("chromium, node or playwright-core is not "
+                          "installed")
+        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
+                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
+                   ZTIAM_TENANT="front", ZTIAM_SYSTEM="staff",
+                   ZTIAM_LOGIN="pat@example.com", ZTIAM_PASSWORD=PASSWORD,
+                   CHROMIUM=chromium)
+        out = subprocess.run([node, os.path.join(NODE_DIR, "browser.mjs")],
+                             env=env, capture_output=True, text=True,
+                             timeout=240)
+        sys.stderr.write(out.stdout)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+
 if __name__ == "__main__":
     main()
