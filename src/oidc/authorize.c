@@ -839,6 +839,26 @@ code_replayed(zt_db *db, const zt_issuer *iss, const char *client_id,
 	return err;
 }
 
+/* ZT_OK while the sign-in session of the code is there (logout and
+ * revocation delete it), else ZT_ENOTFOUND. */
+static int
+session_alive(zt_db *db, const char *tenant, const char *id)
+{
+	zt_stmt *st;
+	int err;
+
+	if ((err = zt_db_prepare(&st, db, "SELECT 1 FROM sessions WHERE"
+	    " tenant = $1 AND id = $2")) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, id);
+	err = zt_stmt_step(st);
+	zt_stmt_reset(st);
+	if (err == ZT_ROW)
+		return ZT_OK;
+	return err < 0 ? err : ZT_ENOTFOUND;
+}
+
 /* PKCE (RFC 7636 4.6): BASE64URL(SHA256(verifier)) equals the
  * challenge; no verifier without a challenge (RFC 9700 2.1.1). */
 static bool
@@ -903,6 +923,11 @@ zt_code_redeem(zt_code_grant *out, zt_db *db, const zt_issuer *iss,
 		why = r.challenge[0] ? "code_verifier does not match the "
 		    "code_challenge" : "a code_verifier without a "
 		    "code_challenge";
+	else if (err == ZT_OK && (err = session_alive(db, iss->tenant,
+	    out->rt.session_id)) == ZT_ENOTFOUND) {
+		err = ZT_OK;
+		why = "the sign-in session has ended";
+	}
 	if (err == ZT_OK && why != NULL) {
 		(void)zt_db_end(db, ZT_EINVAL);
 		goto refuse;

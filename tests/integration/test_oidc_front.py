@@ -228,6 +228,7 @@ class CodeFlowTest(FrontCase):
                                 "refresh_token": tok["refresh_token"]},
                       {"Authorization": "Basic " + auth})
         self.assertEqual(r.status, 200, r)
+        rt2 = r.json()["refresh_token"]
         # A second sign-in is not needed while the session lives.
         code2, _ = self.code_for(c, v, b)
         self.assertNotEqual(code, code2)
@@ -242,6 +243,14 @@ class CodeFlowTest(FrontCase):
         r = b.go("GET", self.auth_url(c, v, prompt="none"))
         self.assertEqual(r.status, 303, r)
         self.assertIn("error=login_required", r.header("Location"))
+        # The session's grants end with it: its refresh tokens, and a
+        # code issued before the logout.
+        r = self.form("token", {"grant_type": "refresh_token",
+                                "refresh_token": rt2},
+                      {"Authorization": "Basic " + auth})
+        self.assertEqual(r.json()["error"], "invalid_grant", r)
+        r = self.redeem(c, code2, v)
+        self.assertEqual(r.json()["error"], "invalid_grant", r)
 
     def test_suspended_person_session_counts_no_more(self):
         r = self.api.post(T + "/identities", {"kind": "person",

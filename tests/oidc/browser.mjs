@@ -24,7 +24,9 @@ const issuer = `${base}/t/${tenant}/${system}`;
 // The client's side: its redirect URI answers, and remembers the URL.
 let landed = null;
 const rpServer = http.createServer((req, res) => {
-	landed = `http://127.0.0.1:${rpServer.address().port}${req.url}`;
+	// (Not the browser's own /favicon.ico that follows.)
+	if (req.url.startsWith('/cb'))
+		landed = `http://127.0.0.1:${rpServer.address().port}${req.url}`;
 	res.writeHead(200, { 'content-type': 'text/plain' });
 	res.end('back at the client');
 });
