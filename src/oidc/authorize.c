@@ -278,10 +278,18 @@ resources_read(zt_authreq *a, zt_oauth_error *e)
 		    NULL)
 			return zt_oauth_fail(e, 500, "server_error", "out of "
 			    "memory");
-		if (json_array_size(a->resource) == RESOURCES_MAX)
+		if (json_array_size(a->resource) >= RESOURCES_MAX)
 			return zt_oauth_fail(e, 400, "invalid_target", "at "
 			    "most %d resources", RESOURCES_MAX);
 		json_array_append_new(a->resource, json_string(v));
+	}
+	/* One resource is the audience as a string (RFC 9068 2.2 allows
+	 * both; the other grants do the same). */
+	if (json_array_size(a->resource) == 1) {
+		json_t *one = json_incref(json_array_get(a->resource, 0));
+
+		json_decref(a->resource);
+		a->resource = one;
 	}
 	return ZT_OK;
 }
@@ -650,7 +658,7 @@ zt_code_issue(char code[ZT_CODE_LEN + 1], zt_db *db, const zt_issuer *iss,
 		return err;
 	hash_hex(hash, code);
 	if (a->resource != NULL && (res = json_dumps(a->resource,
-	    JSON_COMPACT)) == NULL)
+	    JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
 		return zt_error_set(ZT_ENOMEM, "out of memory");
 	if ((err = zt_db_begin(db)) < 0)
 		goto out;
@@ -791,7 +799,7 @@ code_read(zt_code_grant *g, struct code_row *r, zt_db *db,
 	copy(g->nonce, sizeof(g->nonce), zt_stmt_text(st, 4));
 	g->rt.scope = strdup(zt_stmt_text(st, 5));
 	if ((res = zt_stmt_text(st, 6)) != NULL)
-		g->rt.resource = json_loads(res, 0, NULL);
+		g->rt.resource = json_loads(res, JSON_DECODE_ANY, NULL);
 	copy(g->acr, sizeof(g->acr), zt_stmt_text(st, 7));
 	copy(g->amr, sizeof(g->amr), zt_stmt_text(st, 8));
 	g->rt.auth_time = zt_stmt_int(st, 9);

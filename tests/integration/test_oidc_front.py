@@ -252,6 +252,51 @@ class CodeFlowTest(FrontCase):
         r = self.redeem(c, code2, v)
         self.assertEqual(r.json()["error"], "invalid_grant", r)
 
+    def test_pushed_request_with_resource_and_rs256(self):
+        c = self.client(require_pushed_authorization_requests=True,
+                        id_token_signed_response_alg="RS256")
+        v = secrets.token_urlsafe(32)
+        b = Browser(self.anon)
+        r = b.go("GET", self.auth_url(c, v))
+        self.assertEqual(r.status, 303, r)
+        self.assertIn("error=invalid_request", r.header("Location"))
+        auth = base64.b64encode(("%s:%s" % (c["client_id"],
+                                c["client_secret"])).encode()).decode()
+        fields = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(
+            self.auth_url(c, v)).query))
+        fields["resource"] = "https://api.example/"
+        r = self.form("par", fields, {"Authorization": "Basic " + auth})
+        self.assertEqual(r.status, 201, r)
+        ru = r.json()["request_uri"]
+        # Through the sign-in page: the pushed request is parked and
+        # resumed, and still counts as pushed.
+        r = b.go("GET", I + "/authorize?" + urllib.parse.urlencode(
+            {"client_id": c["client_id"], "request_uri": ru}))
+        r = self.sign_in(b, r)
+        self.assertEqual(r.status, 303, r)
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(
+            r.header("Location")).query))
+        self.assertIn("code", q, q)
+        tok = self.redeem(c, q["code"], v).json()
+        self.assertEqual(claims(tok["access_token"])["aud"],
+                         "https://api.example/")
+        self.assertEqual(json.loads(base64.urlsafe_b64decode(
+            tok["id_token"].split(".")[0] + "=="))["alg"], "RS256")
+        # The pushed request was used once.
+        r = b.go("GET", I + "/authorize?" + urllib.parse.urlencode(
+            {"client_id": c["client_id"], "request_uri": ru}))
+        self.assertEqual(r.status, 400, r)
+
+    def test_dynamic_registration_cannot_skip_consent(self):
+        path = "%s/account-systems/%s/registration" % (T, self.system_id)
+        r = self.api.request("PUT", path, body={"enabled": True})
+        self.assertEqual(r.status, 200, r)
+        r = self.anon.post(I + "/register", {
+            "redirect_uris": [REDIRECT], "first_party": True})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"], "invalid_client_metadata")
+        r = self.api.request("PUT", path, body={"enabled": False})
+
     def test_suspended_person_session_counts_no_more(self):
         r = self.api.post(T + "/identities", {"kind": "person",
                                               "name": "kim",
