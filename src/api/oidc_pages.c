@@ -138,7 +138,7 @@ session_cookie(zt_req *req, const char *token)
 	zt_wipe(c, sizeof(c));
 }
 
-/* ---- the style sheet ------------------------------------------------------ */
+/* ---- the style sheet ----------------------------------------------------- */
 
 static void
 css(zt_req *req)
@@ -148,7 +148,7 @@ css(zt_req *req)
 	    strlen(zt_page_css));
 }
 
-/* ---- sign-in: the password page ------------------------------------------- */
+/* ---- sign-in: the password page ------------------------------------------ */
 
 static void
 login_form(zt_req *req, int status, const zt_issuer *iss,
@@ -279,6 +279,7 @@ login_post(zt_req *req, const zt_issuer *iss)
 	zt_app *app = zt_req_app(req);
 	const char *csrf, *rt, *login, *pw;
 	zt_buf next = ZT_BUF_INIT(URL_MAX);
+	struct login_again again;
 	char cookie[64];
 	int64_t wait = 0;
 	zt_actor actor;
@@ -305,7 +306,7 @@ login_post(zt_req *req, const zt_issuer *iss)
 		    "back to the application and start again.");
 		goto out;
 	}
-	struct login_again again = { iss, cookie, rt, login };
+	again = (struct login_again){ iss, cookie, rt, login };
 	if (login == NULL || pw == NULL) {
 		login_form(req, 400, iss, cookie, rt, login, "Enter your login "
 		    "name and password.");
@@ -365,7 +366,7 @@ login_page(zt_req *req)
 		login_get(req, &iss);
 }
 
-/* ---- sign-in: the second factor ------------------------------------------- */
+/* ---- sign-in: the second factor ------------------------------------------ */
 
 static void
 totp_form(zt_req *req, int status, const zt_issuer *iss,
@@ -509,7 +510,7 @@ totp_page(zt_req *req)
 	zt_form_free(&f);
 }
 
-/* ---- the authorization endpoint ------------------------------------------- */
+/* ---- the authorization endpoint ------------------------------------------ */
 
 /* Sends the error `e` of the request `a` to its redirect URI. */
 static void
@@ -576,8 +577,8 @@ authz_login(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
 	    (err = zt_form_encode(&back, uri)) == ZT_OK)
 		err = zt_oidc_login_url(&url, iss, back.data);
 	if (err < 0)
-		authz_fail(req, iss, a, "temporarily_unavailable", "the request "
-		    "could not be kept; retry");
+		authz_fail(req, iss, a, "temporarily_unavailable",
+		    "the request could not be kept; retry");
 	else
 		redirect(req, url.data);
 	zt_buf_free(&back);
@@ -608,8 +609,8 @@ consent_page(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
 
 	if (zt_authreq_park(uri, sizeof(uri), api_db(req), iss, a, 0,
 	    now_s()) < 0) {
-		authz_fail(req, iss, a, "temporarily_unavailable", "the request "
-		    "could not be kept; retry");
+		authz_fail(req, iss, a, "temporarily_unavailable",
+		    "the request could not be kept; retry");
 		return;
 	}
 	name = json_string_value(json_object_get(a->client.meta,
@@ -671,8 +672,8 @@ authorize(zt_req *req)
 	}
 	if (err == ZT_ENOTFOUND || !fresh_enough(&a, &s, now)) {
 		if (a.prompt != NULL && strcmp(a.prompt, "none") == 0)
-			authz_fail(req, &iss, &a, "login_required", "the person "
-			    "is not signed in");
+			authz_fail(req, &iss, &a, "login_required",
+			    "the person is not signed in");
 		else
 			authz_login(req, &iss, &a, err == ZT_OK ||
 			    (a.prompt && strcmp(a.prompt, "login") == 0) ?
@@ -733,8 +734,8 @@ consent(zt_req *req)
 	}
 	if (action == NULL || (strcmp(action, "allow") != 0 &&
 	    strcmp(action, "deny") != 0)) {
-		error_page(req, 400, "This request is not valid", "Choose Allow "
-		    "or Deny.");
+		error_page(req, 400, "This request is not valid",
+		    "Choose Allow or Deny.");
 		zt_form_free(&f);
 		return;
 	}
@@ -767,7 +768,7 @@ out:
 	zt_form_free(&f);
 }
 
-/* ---- userinfo -------------------------------------------------------------- */
+/* ---- userinfo ------------------------------------------------------------ */
 
 static void
 bearer_error(zt_req *req, int status, bool dpop, const char *error,
@@ -838,8 +839,8 @@ userinfo(zt_req *req)
 		tok++;
 	if (strlen(tok) > ZT_JWS_MAX || zt_oauth_verify_access(&claims,
 	    api_db(req), &iss, tok, now_s()) < 0) {
-		bearer_error(req, 401, dpop, "invalid_token", "the access token "
-		    "is not valid");
+		bearer_error(req, 401, dpop, "invalid_token",
+		    "the access token is not valid");
 		return;
 	}
 	bound = json_string_value(json_object_get(json_object_get(claims,
@@ -878,7 +879,7 @@ out:
 	json_decref(claims);
 }
 
-/* ---- RP-initiated logout ---------------------------------------------------- */
+/* ---- RP-initiated logout ------------------------------------------------- */
 
 static void
 signed_out(zt_req *req)

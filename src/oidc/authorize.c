@@ -324,8 +324,9 @@ check_rest(zt_authreq *a, bool parked, zt_oauth_error *e)
 		    "only response_type=code is supported");
 	if (!in_set(json_object_get(a->client.meta, "grant_types"),
 	    "authorization_code"))
-		return zt_oauth_fail(e, 400, "unauthorized_client", "the client "
-		    "is not registered for the authorization code grant");
+		return zt_oauth_fail(e, 400, "unauthorized_client", "the "
+		    "client is not registered for the authorization code "
+		    "grant");
 	if (zt_par_required(a->client.meta) && !a->via_par)
 		return zt_oauth_fail(e, 400, "invalid_request", "this client "
 		    "must push its authorization requests (RFC 9126)");
@@ -349,8 +350,9 @@ check_rest(zt_authreq *a, bool parked, zt_oauth_error *e)
 		return zt_oauth_fail(e, 400, "invalid_request", "send "
 		    "code_challenge_method=S256 (plain is not supported)");
 	if (a->challenge != NULL && !b64url_chars(a->challenge, 43, 43))
-		return zt_oauth_fail(e, 400, "invalid_request", "code_challenge "
-		    "is the base64url SHA-256 of the verifier (43 characters)");
+		return zt_oauth_fail(e, 400, "invalid_request",
+		    "code_challenge is the base64url SHA-256 of the verifier "
+		    "(43 characters)");
 	if (a->challenge == NULL && strcmp(a->client.method, "none") == 0)
 		return zt_oauth_fail(e, 400, "invalid_request", "a public "
 		    "client must use PKCE (code_challenge)");

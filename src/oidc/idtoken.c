@@ -92,7 +92,8 @@ claims_profile(json_t *into, const zt_id_ctx *cx, const zt_issuer *iss,
 		    "spiffe_id"));
 	if (zt_time_parse(json_string_value(json_object_get(ident,
 	    "updated_at")), &ms) == ZT_OK)
-		json_object_set_new(into, "updated_at", json_integer(ms / 1000));
+		json_object_set_new(into, "updated_at",
+		    json_integer(ms / 1000));
 	return ZT_OK;
 }
 

@@ -436,7 +436,7 @@ int
 zt_id_token_hint(json_t **claims, zt_db *db, const zt_issuer *iss,
     const char *token)
 {
-	/* A hint may have expired (RFC-less, OIDC RP-Initiated Logout 2):
+	/* A hint may have expired (OpenID Connect RP-Initiated Logout 2):
 	 * the dates are read with a year of leeway. */
 	zt_jwt_expect x = { .iss = iss->url, .leeway_s = 366 * 86400 };
 	const zt_jose_key *key = NULL;
@@ -447,7 +447,7 @@ zt_id_token_hint(json_t **claims, zt_db *db, const zt_issuer *iss,
 	*claims = NULL;
 	if (strlen(token) > ZT_JWS_MAX ||
 	    zt_jws_parse(&jws, token, strlen(token)) < 0)
-		return zt_error_set(ZT_EFORBIDDEN, "not a token of ours");
+		return zt_error_set(ZT_EFORBIDDEN, "not an ID token of ours");
 	if (jws.kid[0] == '\0' || strcmp(jws.typ, "at+jwt") == 0)
 		err = zt_error_set(ZT_EFORBIDDEN, "not an ID token of ours");
 	else if ((err = vkey_find(&key, &alg, db, iss, jws.kid)) == ZT_OK &&
