@@ -1,8 +1,8 @@
 /*
  * Credentials and sessions of accounts: an administrator sets passwords,
  * enrolls TOTP, makes recovery codes, lists and revokes sessions; a
- * trusted front end logs people in (POST .../sessions) until the login
- * pages of the OpenID provider do so themselves.
+ * trusted front end of its own may log people in (POST .../sessions),
+ * beside the provider's sign-in pages (api/oidc_pages.c).
  *
  * No password, code, secret or cookie value is logged here or echoed in
  * an error: bodies are decoded into locals, handed to authn, and the

@@ -58,9 +58,10 @@ function check(name, fn) { checks.push([name, fn]); }
 
 // ---- the person ---------------------------------------------------------------
 
-// The sign-in pages are another part's work; the person's session is made
-// the way a trusted front end makes one (POST .../sessions), and its
-// cookie goes to the device page as a browser's would.
+// The sign-in pages have tests of their own (codeflow.mjs); here the
+// person's session is made the way a trusted front end makes one (POST
+// .../sessions), and its cookie goes to the device page as a browser's
+// would.
 async function signIn() {
 	const r = await adminCall('POST', `/v1/tenants/${tenant}/sessions`, {
 	    system, login_name: process.env.ZTIAM_LOGIN,
