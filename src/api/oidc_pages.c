@@ -559,7 +559,13 @@ authz_grant(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
 	zt_buf_free(&url);
 }
 
-/* Parks the request and sends the browser to the sign-in page. */
+/*
+ * Sends the browser to the sign-in page, to come back to the request.
+ * After a first sign-in (no session: `auth_after` 0) the request's own
+ * query comes back, and nothing is written, so a stranger's requests
+ * cost no row; a pushed request (used up by now) or one that needs a
+ * fresher sign-in than the session's is parked.
+ */
 static void
 authz_login(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
     int64_t auth_after)
@@ -568,6 +574,16 @@ authz_login(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
 	zt_buf back = ZT_BUF_INIT(URL_MAX), url = ZT_BUF_INIT(URL_MAX);
 	int err;
 
+	err = zt_buf_addf(&back, "/t/%s/%s/authorize?", iss->tenant,
+	    iss->system);
+	if (err == ZT_OK && auth_after == 0 && !a->via_par &&
+	    zt_authreq_query(&back, a) == ZT_OK &&
+	    zt_oidc_return_ok(iss, back.data)) {
+		err = zt_oidc_login_url(&url, iss, back.data);
+		goto out;
+	}
+	zt_buf_free(&back);
+	back = (zt_buf)ZT_BUF_INIT(URL_MAX);
 	if ((err = zt_authreq_park(uri, sizeof(uri), api_db(req), iss, a,
 	    auth_after, now_s())) == ZT_OK &&
 	    (err = zt_buf_addf(&back, "/t/%s/%s/authorize?client_id=",
@@ -576,6 +592,7 @@ authz_login(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
 	    (err = zt_buf_adds(&back, "&request_uri=")) == ZT_OK &&
 	    (err = zt_form_encode(&back, uri)) == ZT_OK)
 		err = zt_oidc_login_url(&url, iss, back.data);
+out:
 	if (err < 0)
 		authz_fail(req, iss, a, "temporarily_unavailable",
 		    "the request could not be kept; retry");

@@ -519,9 +519,16 @@ zt_authreq_park(char *uri, size_t size, zt_db *db, const zt_issuer *iss,
 		free(text);
 		return zt_error_set(ZT_ENOMEM, "out of memory");
 	}
-	if ((err = zt_db_prepare(&st, db, "INSERT INTO oauth_par (tenant, id,"
-	    " system_id, client_id, params, expires_at) VALUES ($1, $2, $3,"
-	    " $4, $5, $6)")) == ZT_OK) {
+	/* Requests nobody came back for go, as pushed ones do. */
+	if ((err = zt_db_prepare(&st, db, "DELETE FROM oauth_par WHERE"
+	    " tenant = $1 AND expires_at < $2")) == ZT_OK) {
+		zt_stmt_bind_text(st, 1, iss->tenant);
+		zt_stmt_bind_int(st, 2, now);
+		err = zt_stmt_run(st);
+	}
+	if (err == ZT_OK && (err = zt_db_prepare(&st, db, "INSERT INTO"
+	    " oauth_par (tenant, id, system_id, client_id, params,"
+	    " expires_at) VALUES ($1, $2, $3, $4, $5, $6)")) == ZT_OK) {
 		zt_stmt_bind_text(st, 1, iss->tenant);
 		zt_stmt_bind_text(st, 2, id);
 		zt_stmt_bind_text(st, 3, iss->system_id);
@@ -537,6 +544,44 @@ zt_authreq_park(char *uri, size_t size, zt_db *db, const zt_issuer *iss,
 	    size)
 		return zt_error_set(ZT_ETOOBIG, "request_uri buffer");
 	return ZT_OK;
+}
+
+int
+zt_authreq_query(zt_buf *out, const zt_authreq *a)
+{
+	const char *name, *val;
+	char *prompt = NULL;
+	bool first = true;
+	size_t i;
+	int err = ZT_OK;
+
+	for (i = 0; i < a->params.n && err == ZT_OK; i++) {
+		name = a->params.p[i].name;
+		val = a->params.p[i].value;
+		if (val[0] == '\0' || strncmp(name, "zt_", 3) == 0 ||
+		    strcmp(name, "request_uri") == 0 ||
+		    strcmp(name, "redirect_uri") == 0 ||
+		    strcmp(name, "max_age") == 0)
+			continue;
+		if (strcmp(name, "prompt") == 0) {
+			free(prompt);
+			if ((prompt = prompt_after_login(val)) == NULL)
+				continue;
+			val = prompt;
+		}
+		if (!first)
+			err = zt_buf_addc(out, '&');
+		first = false;
+		if (err == ZT_OK && (err = zt_form_encode(out, name)) == ZT_OK &&
+		    (err = zt_buf_addc(out, '=')) == ZT_OK)
+			err = zt_form_encode(out, val);
+	}
+	free(prompt);
+	if (err == ZT_OK && !first)
+		err = zt_buf_addc(out, '&');
+	if (err == ZT_OK && (err = zt_buf_adds(out, "redirect_uri=")) == ZT_OK)
+		err = zt_form_encode(out, a->redirect_uri);
+	return err;
 }
 
 /* ---- consent ------------------------------------------------------------ */

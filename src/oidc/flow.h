@@ -355,6 +355,16 @@ void zt_authreq_free(zt_authreq *a);
 int zt_authreq_park(char *uri, size_t size, zt_db *db, const zt_issuer *iss,
     const zt_authreq *a, int64_t auth_after, int64_t now);
 
+/*
+ * The query that resumes the checked request `a` after a first sign-in
+ * (no session existed, so the sign-in that follows is fresh): its own
+ * parameters with redirect_uri made explicit, without "prompt=login" and
+ * max_age, which that sign-in meets.  Appended to `out`, which a caller
+ * bounds.  Only for requests that did not come through a request_uri:
+ * those are parked (zt_authreq_park).
+ */
+int zt_authreq_query(zt_buf *out, const zt_authreq *a);
+
 /* Whether the person `identity` granted client `client_id` every scope of
  * `scope` before; zt_consent_grant remembers that they did (audited). */
 int zt_consent_covers(bool *yes, zt_db *db, const zt_issuer *iss,

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -29,7 +30,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main  # noqa: E402
+from harness import ServerTestCase, main, psql  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(HERE, "..", "oidc")
@@ -122,6 +123,16 @@ class FrontCase(ServerTestCase):
                         % (T, r.json()["id"]), body={"password": PASSWORD})
         assert r.status in (200, 204), r
         cls.issuer = "http://127.0.0.1:%d%s" % (cls.server.port, I)
+
+    def count(self, table):
+        sql = "SELECT count(*) FROM " + table
+        if self.ws.is_postgres:
+            return int(psql(self.ws.db_url, sql, tuples=True).strip())
+        conn = sqlite3.connect(self.ws.sqlite_path)
+        try:
+            return conn.execute(sql).fetchone()[0]
+        finally:
+            conn.close()
 
     def client(self, **meta):
         body = {"account_system": "staff", "client_name": "app",
@@ -251,6 +262,33 @@ class CodeFlowTest(FrontCase):
         self.assertEqual(r.json()["error"], "invalid_grant", r)
         r = self.redeem(c, code2, v)
         self.assertEqual(r.json()["error"], "invalid_grant", r)
+
+    def test_prompt_login_and_max_age_ask_again_without_a_loop(self):
+        c = self.client()
+        v = secrets.token_urlsafe(32)
+        code, b = self.code_for(c, v)
+        for extra in ({"prompt": "login"}, {"max_age": "0"}):
+            time.sleep(1.1)
+            r = b.go("GET", self.auth_url(c, v, **extra))
+            self.assertEqual(r.status, 200, (extra, r))
+            self.assertIn(b'name="password"', r.body)
+            time.sleep(1.1)
+            r = self.sign_in(b, r)
+            self.assertEqual(r.status, 303, (extra, r))
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(
+                r.header("Location")).query))
+            tok = self.redeem(c, q["code"], v).json()
+            self.assertGreater(claims(tok["id_token"])["auth_time"],
+                               int(time.time()) - 2)
+
+    def test_a_stranger_costs_no_row(self):
+        c = self.client()
+        before = self.count("oauth_par")
+        for _ in range(3):
+            r = Browser(self.anon).go("GET", self.auth_url(
+                c, secrets.token_urlsafe(32)))
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.count("oauth_par"), before)
 
     def test_pushed_request_with_resource_and_rs256(self):
         c = self.client(require_pushed_authorization_requests=True,
