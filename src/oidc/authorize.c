@@ -218,45 +218,45 @@ zt_authreq_free(zt_authreq *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* The prompt values (OIDC Core 3.1.2.1); "select_account" means nothing
- * here (one account per system). */
+/*
+ * The prompt values (OIDC Core 3.1.2.1); "select_account" means nothing
+ * here (one account per system).  a->prompt is the one that acts first:
+ * "none", else "login" (consent, if asked too, comes after the sign-in:
+ * the parked request keeps it), else "consent".
+ */
 static int
 prompt_read(zt_authreq *a, zt_oauth_error *e)
 {
 	const char *p = zt_form_get(&a->params, "prompt");
-	bool none = false, other = false;
+	bool none = false, login = false, consent = false, other = false;
 	size_t n;
 
 	if (p == NULL)
 		return ZT_OK;
-	while (*p != '\0') {
+	for (; *p != '\0'; p += n) {
+		while (*p == ' ')
+			p++;
 		n = strcspn(p, " ");
+		if (n == 0)
+			continue;
 		if (n == 4 && strncmp(p, "none", 4) == 0)
 			none = true;
 		else if (n == 5 && strncmp(p, "login", 5) == 0)
-			other = true, a->prompt = a->prompt ? a->prompt :
-			    "login";
+			login = true;
 		else if (n == 7 && strncmp(p, "consent", 7) == 0)
-			other = true, a->prompt = "consent";
+			consent = true;
 		else if (n == 14 && strncmp(p, "select_account", 14) == 0)
 			other = true;
-		else if (n > 0)
+		else
 			return zt_oauth_fail(e, 400, "invalid_request",
 			    "prompt takes none, login, consent or "
 			    "select_account");
-		p += n;
-		while (*p == ' ')
-			p++;
 	}
-	if (none && other)
+	if (none && (login || consent || other))
 		return zt_oauth_fail(e, 400, "invalid_request", "prompt=none "
 		    "goes with no other value");
-	/* login and consent together: login here, consent asked anyway. */
-	if (none)
-		a->prompt = "none";
-	else if (a->prompt != NULL && strstr(zt_form_get(&a->params,
-	    "prompt"), "login") != NULL)
-		a->prompt = "login";
+	a->prompt = none ? "none" : login ? "login" : consent ? "consent" :
+	    NULL;
 	return ZT_OK;
 }
 

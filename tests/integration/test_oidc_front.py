@@ -281,6 +281,14 @@ class CodeFlowTest(FrontCase):
             self.assertGreater(claims(tok["id_token"])["auth_time"],
                                int(time.time()) - 2)
 
+    def test_prompt_values_are_checked(self):
+        c = self.client()
+        for prompt in ("none login", "bogus"):
+            r = Browser(self.anon).go("GET", self.auth_url(
+                c, secrets.token_urlsafe(32), prompt=prompt))
+            self.assertEqual(r.status, 303, r)
+            self.assertIn("error=invalid_request", r.header("Location"))
+
     def test_a_stranger_costs_no_row(self):
         c = self.client()
         before = self.count("oauth_par")
