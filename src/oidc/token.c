@@ -881,7 +881,10 @@ grant_code(struct grant_out *g, const zt_oauth_client *c,
 
 /*
  * The ID token of the authorization code grant, beside the access token
- * `at` (OIDC Core 3.1.3.3), when the scope has openid.
+ * `at` (OIDC Core 3.1.3.3), when the scope has openid.  The device grant
+ * gives one too, from what its approval recorded (no nonce, acr or amr:
+ * the device request carries none, and the approval does not keep the
+ * session's).
  */
 static int
 code_id_token(json_t *out, struct grant_out *g, const zt_oauth_client *c,
@@ -895,7 +898,8 @@ code_id_token(json_t *out, struct grant_out *g, const zt_oauth_client *c,
 	err = zt_id_token(&idt, r->db, r->mk, r->idcfg, r->iss,
 	    client_alg(c->meta), &(zt_id_token_spec){
 	    .sub = g->rt.identity_id, .client_id = c->id,
-	    .account_id = g->code.account_id, .scope = g->rt.scope,
+	    .account_id = g->code.account_id[0] ? g->code.account_id : NULL,
+	    .scope = g->rt.scope,
 	    .nonce = g->code.nonce, .sid = g->rt.session_id,
 	    .acr = g->code.acr, .amr = g->code.amr, .access_token = at,
 	    .auth_time = g->rt.auth_time,
@@ -1070,14 +1074,12 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 		*out = NULL;
 		goto out;
 	}
-	if (g.is_code && (err = code_id_token(*out, &g, &c, r, token.data,
-	    e)) < 0) {
+	if ((g.is_code || (g.user != NULL && strcmp(g.user, GT_DEVICE) ==
+	    0)) && (err = code_id_token(*out, &g, &c, r, token.data, e)) < 0) {
 		json_decref(*out);
 		*out = NULL;
 		goto out;
 	}
-	/* XXX: the device grant with scope openid could carry an ID token
-	 * too (zt_id_token); it does not yet. */
 out:
 	json_decref(claims);
 	zt_buf_free(&token);

@@ -281,6 +281,36 @@ class CodeFlowTest(FrontCase):
             self.assertGreater(claims(tok["id_token"])["auth_time"],
                                int(time.time()) - 2)
 
+    def test_device_page_signs_in_through_the_login_page(self):
+        c = self.client(grant_types=[
+            "urn:ietf:params:oauth:grant-type:device_code"],
+            redirect_uris=[], scope="openid profile")
+        auth = base64.b64encode(("%s:%s" % (c["client_id"],
+                                c["client_secret"])).encode()).decode()
+        hdr = {"Authorization": "Basic " + auth}
+        r = self.form("device_authorization", {"scope": "openid profile"},
+                      hdr)
+        self.assertEqual(r.status, 200, r)
+        da = r.json()
+        b = Browser(self.anon)
+        page = b.go("GET", I + "/device?user_code=" + da["user_code"])
+        self.assertIn(b'name="password"', page.body)
+        shown = self.sign_in(b, page)
+        self.assertEqual(shown.status, 200, shown)
+        self.assertIn(b"Approve", shown.body)
+        r = b.go("POST", I + "/device", {
+            "csrf": hidden(shown, "csrf"),
+            "user_code": hidden(shown, "user_code"), "action": "approve"})
+        self.assertEqual(r.status, 200, r)
+        r = self.form("token", {
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+            "device_code": da["device_code"]}, hdr)
+        self.assertEqual(r.status, 200, r)
+        idt = claims(r.json()["id_token"])
+        self.assertEqual(idt["sub"], self.identity)
+        self.assertEqual(idt["aud"], c["client_id"])
+        self.assertEqual(idt["preferred_username"], "pat@example.com")
+
     def test_prompt_values_are_checked(self):
         c = self.client()
         for prompt in ("none login", "bogus"):
