@@ -602,6 +602,24 @@ out:
 	zt_buf_free(&url);
 }
 
+/* A scope in words a person reads; unknown scopes show as they are. */
+static const char *
+scope_words(const char *scope)
+{
+	static const struct { const char *scope, *words; } known[] = {
+		{ "openid", "Know who you are (your account identifier)" },
+		{ "profile", "Your name, login name and organization unit" },
+		{ "email", "Your email address" },
+		{ "groups", "The groups you belong to" },
+	};
+	size_t i;
+
+	for (i = 0; i < ZT_ARRAY_LEN(known); i++)
+		if (strcmp(known[i].scope, scope) == 0)
+			return known[i].words;
+	return scope;
+}
+
 static void
 consent_page(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
     const zt_session *s)
@@ -637,7 +655,7 @@ consent_page(zt_req *req, const zt_issuer *iss, const zt_authreq *a,
 	snprintf(scope, sizeof(scope), "%s", a->scope);
 	for (tok = strtok_r(scope, " ", &save); tok != NULL &&
 	    n < ZT_ARRAY_LEN(items); tok = strtok_r(NULL, " ", &save))
-		items[n++] = tok;
+		items[n++] = scope_words(tok);
 	p.nitems = n;
 	snprintf(action, sizeof(action), "%s/consent", iss->url);
 	zt_csrf_token(csrf, s, CSRF_CONSENT);
