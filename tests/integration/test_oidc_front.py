@@ -311,13 +311,27 @@ class CodeFlowTest(FrontCase):
         self.assertEqual(idt["aud"], c["client_id"])
         self.assertEqual(idt["preferred_username"], "pat@example.com")
 
-    def test_prompt_values_are_checked(self):
+    def test_request_errors_go_to_the_redirect_uri(self):
         c = self.client()
-        for prompt in ("none login", "bogus"):
+        cases = [({"prompt": "none login"}, "invalid_request"),
+                 ({"prompt": "bogus"}, "invalid_request"),
+                 ({"scope": "openid admin"}, "invalid_scope"),
+                 ({"response_type": "token"}, "unsupported_response_type"),
+                 ({"request": "eyJ"}, "request_not_supported"),
+                 ({"zt_auth_after": "1"}, "invalid_request")]
+        for extra, error in cases:
             r = Browser(self.anon).go("GET", self.auth_url(
-                c, secrets.token_urlsafe(32), prompt=prompt))
-            self.assertEqual(r.status, 303, r)
-            self.assertIn("error=invalid_request", r.header("Location"))
+                c, secrets.token_urlsafe(32), **extra))
+            self.assertEqual(r.status, 303, (extra, r))
+            q = dict(urllib.parse.parse_qsl(urllib.parse.urlparse(
+                r.header("Location")).query))
+            self.assertEqual(q["error"], error, extra)
+            self.assertEqual(q["state"], "st-1")
+            self.assertEqual(q["iss"], self.issuer)
+        r = Browser(self.anon).go("GET", I + "/authorize?client_id=nope&"
+                                  "response_type=code")
+        self.assertEqual(r.status, 400, r)
+        self.assertIsNone(r.header("Location"))
 
     def test_a_stranger_costs_no_row(self):
         c = self.client()
