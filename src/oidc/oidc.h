@@ -189,6 +189,29 @@ typedef struct zt_oauth_error {
 int zt_oauth_fail(zt_oauth_error *e, int status, const char *error,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* ---- scopes and resources (scope.c) ---------------------------------- */
+
+/* RFC 8707 allows several resources; a token for more than a few
+ * services is a token for too many. */
+#define ZT_OAUTH_RESOURCES_MAX	8
+
+/* RFC 6749 3.3: space-separated tokens of printable ASCII but '"' and
+ * '\\', single spaces, at most ZT_CLIENT_SCOPE_MAX bytes. */
+bool zt_scope_syntax_ok(const char *s);
+/* Whether every scope token of `want` is one of `have`'s. */
+bool zt_scope_within(const char *want, const char *have);
+/* RFC 8707 2: an absolute URI without a fragment. */
+bool zt_resource_ok(const char *s);
+/*
+ * The audience a request asks for: every `resource` parameter (absolute
+ * URIs) and, when `audience_ok`, every `audience` (RFC 8693: any
+ * string), at most ZT_OAUTH_RESOURCES_MAX.  *out is NULL when none was
+ * asked for, a string for one, an array for several; invalid_target
+ * otherwise.
+ */
+int zt_oauth_audience_read(json_t **out, const zt_form *f, bool audience_ok,
+    zt_oauth_error *e);
+
 /* A token's audit record waiting for a group commit (see
  * zt_oauth_req.defer_audit). */
 typedef struct zt_oauth_audit {
