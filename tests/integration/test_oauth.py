@@ -12,16 +12,12 @@ With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
 import base64
 import json
 import os
-import shutil
-import subprocess
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-NODE_DIR = os.path.join(HERE, "..", "oidc")
+from harness import (ServerTestCase, authlib_session,  # noqa: E402
+                     basic_auth, main, run_node)
 
 
 class OAuthCase(ServerTestCase):
@@ -50,12 +46,7 @@ class OAuthCase(ServerTestCase):
             headers=headers or {},
             content_type=content_type or "application/x-www-form-urlencoded")
 
-    @staticmethod
-    def basic(cid, secret):
-        raw = "%s:%s" % (urllib.parse.quote(cid, safe=""),
-                         urllib.parse.quote(secret, safe=""))
-        return {"Authorization": "Basic " +
-                base64.b64encode(raw.encode()).decode()}
+    basic = staticmethod(basic_auth)
 
     def fingerprint(self):
         return self.ws.fingerprint()
@@ -64,32 +55,12 @@ class OAuthCase(ServerTestCase):
 class CertifiedClientsTest(OAuthCase):
 
     def test_node_clients(self):
-        node = shutil.which("node")
-        if node is None or not os.path.isdir(
-                os.path.join(NODE_DIR, "node_modules", "oauth4webapi")):
-            self.fail("node and tests/oidc/node_modules are required "
-                      "(scripts/deps.sh installs them)")
-        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
-                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
-                   ZTIAM_TENANT="acme", ZTIAM_SYSTEM="staff")
-        out = subprocess.run([node, os.path.join(NODE_DIR, "flows.mjs")],
-                             env=env, capture_output=True, text=True,
-                             timeout=240)
-        sys.stderr.write(out.stdout)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        run_node(self, "flows.mjs", ZTIAM_URL="http://127.0.0.1:%d"
+                 % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
+                 ZTIAM_TENANT="acme", ZTIAM_SYSTEM="staff")
 
     def test_authlib_client_credentials(self):
-        try:
-            from authlib.integrations.requests_client import OAuth2Session
-        except ImportError:
-            # A python3 other than Debian's (pyenv, a venv) does not see
-            # the Debian package; it is built for the same 3.11.
-            sys.path.append("/usr/lib/python3/dist-packages")
-            try:
-                from authlib.integrations.requests_client import \
-                    OAuth2Session
-            except ImportError:
-                self.fail("python3-authlib is required (scripts/deps.sh)")
+        OAuth2Session = authlib_session(self)
         for method in ("client_secret_basic", "client_secret_post"):
             c = self.client(scope="read write",
                             token_endpoint_auth_method=method)
