@@ -749,8 +749,8 @@ dpop_read(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], bool *bound,
 			    "proof");
 		return ZT_OK;
 	}
-	if ((err = zt_dpop_check(jkt, r->dpop, r->method, r->endpoint, now,
-	    e)) < 0)
+	if ((err = zt_dpop_check(jkt, r->db, r->dpop, r->method, r->endpoint,
+	    now, e)) < 0)
 		return err;
 	*bound = true;
 	return ZT_OK;
