@@ -66,6 +66,10 @@ int zt_cmd_ca(int argc, char **argv);
 int zt_cmd_policy(int argc, char **argv);
 /* authorize: one decision request to the server (cmd_policy.c) */
 int zt_cmd_authorize(int argc, char **argv);
+/* role create|update|list|get|delete|grant|grants|revoke (cmd_role.c) */
+int zt_cmd_role(int argc, char **argv);
+/* authorize actions|principals: the enumeration questions (cmd_role.c) */
+int zt_cmd_authorize_enum(int argc, char **argv);
 /* account password|totp|recovery-codes, session (cmd_authn.c) */
 bool zt_cmd_authn_has(const char *noun, int argc, char **argv);
 int zt_cmd_authn(const char *noun, int argc, char **argv);

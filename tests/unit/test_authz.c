@@ -57,7 +57,7 @@ registry(void)
 {
 	zt_authz *az;
 	zt_authz_source app = { "acme", "eihxiidhh23s", "NS", 1,
-	    ZT_AUTHZ_CEDAR, app_policies, schema_json };
+	    ZT_AUTHZ_CEDAR, app_policies, schema_json, NULL };
 
 	assert_int_equal(zt_authz_new(&az), ZT_OK);
 	assert_int_equal(zt_authz_install(az, &app), ZT_OK);
@@ -213,7 +213,7 @@ test_authz_map__tenant_forbid_wins(void **state)
 {
 	zt_authz *az = registry();
 	zt_authz_source ten = { "acme", NULL, "", 4, ZT_AUTHZ_CEDAR,
-	    tenant_policies, NULL };
+	    tenant_policies, NULL, NULL };
 	json_t *a, *p;
 
 	(void)state;
@@ -330,7 +330,7 @@ test_authz_activate__readers_during_publish(void **state)
 	volatile bool stop = false;
 	zt_authz *az;
 	zt_authz_source src = { "acme", "eihxiidhh23s", "NS", 1,
-	    ZT_AUTHZ_CEDAR, odd_policies, schema_json };
+	    ZT_AUTHZ_CEDAR, odd_policies, schema_json, NULL };
 	uint64_t gen0;
 	int i, k;
 
