@@ -34,6 +34,11 @@
 /* A permission's condition is a Cedar expression, not a policy set. */
 #define WHEN_MAX	4096
 #define ACTIONS_MAX	64
+/* The longest text one permission can make: every action name and the
+ * resource escaped (each byte at most doubled), the condition, and the
+ * words around them. */
+#define PERM_TEXT_MAX	(ACTIONS_MAX * (2 * ZT_AUTHZ_FIELD_MAX + 64) + \
+	2 * ZT_AUTHZ_FIELD_MAX + WHEN_MAX + 2 * ZT_AUTHZ_NS_MAX + 1024)
 
 bool
 zt_role_name_valid(const char *role)
@@ -213,8 +218,8 @@ int
 zt_authz_role_policies(char **out, const char *ns, const char *appid,
     const char *role, json_t *permissions)
 {
-	zt_buf all = ZT_BUF_INIT(ZT_ROLE_PERMS_MAX * (WHEN_MAX + 70000));
-	zt_buf one = ZT_BUF_INIT(WHEN_MAX + 70000);
+	zt_buf all = ZT_BUF_INIT(ZT_ROLE_PERMS_MAX * PERM_TEXT_MAX);
+	zt_buf one = ZT_BUF_INIT(PERM_TEXT_MAX);
 	json_t *p;
 	size_t k;
 	int err = ZT_OK;
