@@ -29,8 +29,9 @@
  * "user", "action", "resource", "context"}) is mapped to Cedar entities
  * (docs/policy.md, "The decision service"), converted against the
  * application's schema (a request that does not fit is denied with
- * request_error, unevaluated), and decided against the application's and
- * the tenant's sets together: a satisfied forbid in either denies.
+ * request_error, unevaluated), and decided against the application's
+ * set, the set compiled from its roles and the tenant's set together: a
+ * satisfied forbid in any denies.
  *
  * The calls that change stores follow identity.h's rules (zt_id_ctx,
  * scope, one transaction with its audit record, ZT_ENOTFOUND outside the

@@ -7,10 +7,12 @@
  * application's namespace ("NS::" before each type, or nothing):
  *
  *   user      -> NS::User::"<identity name>", parents: NS::Group::"<role
- *                group name>" for each effective role group and
- *                NS::OrgUnit::"<unit id>" for each unit on its path, when
- *                the schema lets User be in that type; attributes: the
- *                identity's attributes the User shape declares.
+ *                group name>" for each effective role group,
+ *                NS::OrgUnit::"<unit id>" for each unit on its path and
+ *                NS::Role::"<appid>/<role>" for each role of this app
+ *                granted to it or its groups, when the schema lets User
+ *                be in that type; attributes: the identity's attributes
+ *                the User shape declares.
  *   action    -> NS::Action::"<action>", parents: every action group the
  *                schema puts it in.
  *   resource  -> "a:b:c" is NS::Resource::"a:b:c" in NS::Resource::"a:b"
@@ -19,7 +21,9 @@
  *   context   -> converted to the action's context type.
  *
  * Everything is then converted against the schema, so a request that
- * does not fit is refused before any policy sees it.  Entities and
+ * does not fit is refused before any policy sees it.  It is decided
+ * against three sets: the app's own policies, the policies compiled from
+ * its roles, and the tenant's; a satisfied forbid in any denies.  Entities and
  * context reach the library as jansson values, without a detour through
  * text.
  */

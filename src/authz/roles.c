@@ -410,7 +410,8 @@ out:
 	return err;
 }
 
-/* Fills *out with the role's document and the store revision. */
+/* Fills *out with the role's document and the store revision (0: no
+ * new revision was made). */
 static int
 role_result(json_t **out, zt_db *db, const char *tenant, const char *appid,
     const char *role, int64_t rev)
@@ -419,7 +420,8 @@ role_result(json_t **out, zt_db *db, const char *tenant, const char *appid,
 
 	if ((err = role_fetch(out, db, tenant, appid, role)) < 0)
 		return err;
-	json_object_set_new(*out, "revision", json_integer(rev));
+	if (rev > 0)
+		json_object_set_new(*out, "revision", json_integer(rev));
 	return ZT_OK;
 }
 
@@ -518,7 +520,7 @@ zt_authz_role_update(json_t **out, json_t **errors, const zt_id_ctx *cx,
 	json_t *errs = json_array(), *before = NULL;
 	char ns[ZT_AUTHZ_NS_MAX + 1], *text = NULL, *ptext = NULL;
 	char key[ROLE_KEY_MAX];
-	int64_t rev;
+	int64_t rev = 0;
 	zt_stmt *st;
 	int err;
 
@@ -572,8 +574,9 @@ zt_authz_role_update(json_t **out, json_t **errors, const zt_id_ctx *cx,
 	else
 		zt_stmt_bind_null(st, 5);
 	zt_stmt_bind_int(st, 6, zt_now_ms());
-	if ((err = zt_stmt_run(st)) < 0 ||
-	    (err = regenerate(&rev, errs, cx, tenant, appid, ns)) < 0 ||
+	/* Only new permissions make a new revision of the store. */
+	if ((err = zt_stmt_run(st)) < 0 || (ptext != NULL &&
+	    (err = regenerate(&rev, errs, cx, tenant, appid, ns)) < 0) ||
 	    (err = role_result(out, cx->db, tenant, appid, role, rev)) < 0)
 		goto out;
 	err = zt_audit_change(cx->db, cx->actor, "role.update", tenant,

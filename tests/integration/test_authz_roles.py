@@ -224,6 +224,15 @@ class RoleTest(RoleCase):
         r = self.api.request("PATCH", self.roles("reader"), body={
             "description": "x"}, headers={"If-Match": '"1"'})
         self.assertProblem(r, 412, ["precondition_failed", "stale"])
+        # A new description alone makes no new revision of the store.
+        rev = self.api.get(self.url("apps", self.appid)).json()["revision"]
+        r = self.api.request("PATCH", self.roles("reader"), body={
+            "description": "readers"}, headers={"If-Match": '"2"'})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["description"], "readers")
+        self.assertNotIn("revision", r.json())
+        self.assertEqual(self.api.get(self.url("apps", self.appid))
+                         .json()["revision"], rev)
         r = self.api.get(self.roles())
         self.assertEqual([x["role"] for x in r.json()["items"]],
                          ["reader"])
