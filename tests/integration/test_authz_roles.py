@@ -15,9 +15,10 @@ import itertools
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main  # noqa: E402
+from harness import Server, ServerTestCase, main  # noqa: E402
 
 SCHEMA = {"": {
     "entityTypes": {
@@ -295,6 +296,36 @@ class RoleTest(RoleCase):
         self.assertProblem(r, 409, ["conflict"])
         self.assertIn("memberOfTypes", r.json()["detail"])
         self.assertEqual(self.ws.fingerprint(), before)
+
+
+class TwoNodesTest(RoleCase):
+
+    def test_grant_on_one_node_reaches_the_other(self):
+        """A second server on the same database sees a grant and its
+        revocation through its poller, though it had the user cached."""
+        other = Server(self.ws, args=("--decision-log", "off"))
+        self.addCleanup(other.kill)
+        other.start()
+        api2 = other.client(token=self.ws.bootstrap_token())
+        req = {"appid": self.appid, "user": "ann", "action": "getArticle",
+               "resource": "articles:1"}
+
+        def settles(want):
+            deadline = time.monotonic() + 15
+            while True:
+                a = api2.post("/v1/authorize", req).json()
+                if a["decision"] == want or time.monotonic() > deadline:
+                    return a
+                time.sleep(0.05)
+
+        self.role("reader", READER)
+        self.assertEqual(settles("deny")["decision"], "deny")
+        g = self.grant("reader", identity=self.ann["id"])
+        self.assertEqual(settles("allow")["decision"], "allow")
+        r = self.api.delete(self.roles("reader", "grants", g["id"]))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(settles("deny")["decision"], "deny")
+        self.assertEqual(other.stop(), 0)
 
 
 class EnumerationTest(RoleCase):
