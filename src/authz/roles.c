@@ -649,7 +649,7 @@ zt_authz_role_delete(const zt_id_ctx *cx, const char *tenant,
     const char *appid, const char *role, int64_t version)
 {
 	char ns[ZT_AUTHZ_NS_MAX + 1], key[ROLE_KEY_MAX];
-	json_t *before = NULL, *errs = json_array();
+	json_t *before = NULL, *errs = json_array(), *grants = NULL;
 	int64_t rev;
 	int err;
 
@@ -668,6 +668,11 @@ zt_authz_role_delete(const zt_id_ctx *cx, const char *tenant,
 		    "version %lld", (long long)version);
 		goto out;
 	}
+	/* The grants that go with the role are in its audit record. */
+	if ((err = zt_authz_role_grants(&grants, cx, tenant, appid,
+	    role)) < 0)
+		goto out;
+	json_object_set_new(before, "grants", grants);
 	if ((err = run3(cx->db, "DELETE FROM authz_role_grants WHERE tenant"
 	    " = $1 AND appid = $2 AND role = $3", tenant, appid, role)) < 0 ||
 	    (err = run3(cx->db, "DELETE FROM authz_roles WHERE tenant = $1"

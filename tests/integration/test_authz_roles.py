@@ -237,6 +237,9 @@ class RoleTest(RoleCase):
         r = self.api.get(self.roles())
         self.assertEqual([x["role"] for x in r.json()["items"]],
                          ["reader"])
+        g2 = self.grant("reader", identity=self.bob["id"])
+        r = self.api.delete(self.roles("reader", "grants", g2["id"]))
+        self.assertEqual(r.status, 204, r)
         r = self.api.delete(self.roles("reader"))
         self.assertEqual(r.status, 204, r)
         self.assertProblem(self.api.get(self.roles("reader")), 404,
@@ -246,12 +249,16 @@ class RoleTest(RoleCase):
         self.assertEqual(a["decision"], "deny", a)
         r = self.api.get(self.url("apps", self.appid, "policies"))
         self.assertNotIn("role_policies", r.json())
-        actions = [x["action"] for x in self.api.audit_items()
+        records = [x for x in self.api.audit_items()
                    if x.get("tenant") == self.tid]
+        actions = [x["action"] for x in records]
         for want in ("role.create", "role.grant", "role.update",
-                     "role.delete"):
+                     "role.revoke", "role.delete"):
             self.assertIn(want, actions)
-        self.assertTrue(g["id"])
+        # The role's grants that went with it are in its record.
+        gone = [x for x in records if x["action"] == "role.delete"][0]
+        self.assertIn(g["id"], json.dumps(gone))
+        self.assertEqual(self.ws.audit_verify().returncode, 0)
 
     def test_errors(self):
         r = self.api.post(self.url("apps", "nosuchapp", "roles"),
