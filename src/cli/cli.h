@@ -38,6 +38,9 @@ typedef struct zt_config {
 	char *master_key;	/* ZTIAM_MASTER_KEY only: base64url text */
 	char *public_url;	/* base URL clients use; CRL/OCSP URLs */
 	int ca_max_ttl;		/* seconds; 0: the profile's maximum */
+	char *ca_key_uri;	/* intermediate key in a PKCS#11 token */
+	char *ca_pkcs11_module;
+	char *ca_key_pin_file;
 	int acme_http01_port;	/* ACME validation ports (docs/acme.md) */
 	int acme_tlsalpn01_port;
 	char *acme_test_resolve;	/* tests only: where every name goes */
