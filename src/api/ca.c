@@ -335,6 +335,20 @@ url_join(char **out, const char *base, const char *path, const char *kid)
 		*out = NULL;
 }
 
+/* Whether the certificate of a key row's document is for the key this
+ * server opened in its token.  Rows are matched by key, not kid: after
+ * a root rotation the same token key has a certificate per root. */
+static bool
+token_holds(json_t *doc)
+{
+	X509 *x = cert_from_doc(doc);
+	bool yes = token_key && x && EVP_PKEY_eq(X509_get0_pubkey(x),
+	    token_key) == 1;
+
+	X509_free(x);
+	return yes;
+}
+
 /* The root of ours that issued `cert`; the active one when none did. */
 static X509 *
 issuing_root(const struct api_ca_state *st, X509 *cert)
@@ -381,7 +395,7 @@ ca_entry_load(struct api_ca_state *st, zt_db *db, const zt_master_key *mk,
 	if (json_object_get(doc, "key_uri") != NULL) {
 		/* In a token: usable only through the key this server
 		 * opened (--ca-key-uri), and only if it is that key. */
-		if (token_key == NULL || strcmp(token_kid, kid) != 0) {
+		if (!token_holds(doc)) {
 			if (strcmp(state, "retired") == 0) {
 				log_warn("a retired CA key is in a PKCS#11 "
 				    "token this server did not open",
@@ -1691,6 +1705,24 @@ intermediates(json_t **list, json_t **prepared, zt_db *db, const char *td)
 	return ZT_OK;
 }
 
+/* Appends "-" and 4 bytes of the SHA-256 of `root`'s DER to `kid`. */
+static int
+kid_with_root(char kid[ZT_CA_KEY_ID_MAX + 1], X509 *root)
+{
+	uint8_t hash[ZT_SHA256_LEN];
+	unsigned char *der = NULL;
+	size_t n = strlen(kid);
+	int len;
+
+	if ((len = i2d_X509(root, &der)) <= 0 || n + 10 > ZT_CA_KEY_ID_MAX)
+		return zt_error_set(ZT_ERR, "cannot name the CA key");
+	zt_sha256(hash, der, (size_t)len);
+	OPENSSL_free(der);
+	kid[n] = '-';
+	zt_hex_encode(kid + n + 1, hash, 4);
+	return ZT_OK;
+}
+
 /* The root of `state` ("active", "prepared"): its certificate and its
  * key, opened from the database. */
 static int
@@ -1760,6 +1792,10 @@ prepare_intermediate(zt_db *db, const zt_app *app, const char *td,
 	    (err = zt_ca_intermediate_create(&inter, root, rk, ik, td,
 	    INTERMEDIATE_TTL_S, false)) < 0 ||
 	    (err = key_kid(kid, ik)) < 0)
+		goto out;
+	/* A token's key gets a certificate per root: its kid names the
+	 * root too, so the rows stay apart. */
+	if (uri && (err = kid_with_root(kid, root)) < 0)
 		goto out;
 	err = ca_key_store(db, app->master_key, scope, kid, "prepared", ik,
 	    inter, NULL, uri);
@@ -1935,8 +1971,7 @@ token_open(zt_app *app, zt_db *db)
 	if ((err = intermediates(&list, &prepared, db, td)) < 0)
 		goto out;
 	json_array_foreach(list, i, row)
-		known |= strcmp(json_string_value(json_object_get(row, "kid")),
-		    token_kid) == 0;
+		known |= token_holds(json_object_get(row, "public_jwk"));
 	if (known || json_array_size(list) == 0)
 		goto out;
 	if (prepared) {
@@ -2161,10 +2196,11 @@ epoch_now(struct api_ca_state *st, zt_db *db, int64_t *epoch)
 	return ZT_OK;
 }
 
+/* Serves the CRL of `e`, an entry of `st` (whose lock guards its cache:
+ * the state the entry came from, even if a reload replaced it since). */
 static void
-crl_serve(zt_req *req, struct ca_entry *e)
+crl_serve(zt_req *req, struct api_ca_state *st, struct ca_entry *e)
 {
-	struct api_ca_state *st = state_of(req);
 	int64_t epoch, now = zt_now_ms();
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -2202,7 +2238,7 @@ crl_active(zt_req *req)
 		return;
 	for (i = 0; i < st->ncas; i++)
 		if (st->cas[i].ca == st->active)
-			crl_serve(req, &st->cas[i]);
+			crl_serve(req, st, &st->cas[i]);
 }
 
 static void
@@ -2216,7 +2252,7 @@ crl_by_key(zt_req *req)
 		return;
 	for (i = 0; i < st->ncas; i++)
 		if (strcmp(zt_ca_key_id(st->cas[i].ca), kid) == 0) {
-			crl_serve(req, &st->cas[i]);
+			crl_serve(req, st, &st->cas[i]);
 			return;
 		}
 	zt_reply_problem(req, 404, "not_found", "no CA key %s", kid);

@@ -8,7 +8,8 @@ answers) is made in the token.  Checked with `openssl verify`, against the
 token's own public key, and by the database holding no private key for
 it.  A server started without the URI refuses to start on such a CA; a
 CA made before the token was named takes the token's key as its prepared
-intermediate.
+intermediate; a root rotation re-signs the token's key under the new
+root.
 
 Skipped when softhsm2 or pkcs11-tool is missing (scripts/deps.sh installs
 both).
@@ -186,8 +187,28 @@ class TokenCATest(Checks):
             plain.start()
         self.assertIn("--ca-key-uri", str(cm.exception))
         self.server.start()
-        self.api = self.server.client()
+        type(self).api = self.server.client()
+        type(self).anon = self.server.client(token=None)
         self.issue()
+
+    def test_5_root_rotation_keeps_the_token_key(self):
+        old = self.issue()
+        for step in ("root prepared", "root activated"):
+            r = self.api.post("/v1/ca/rotate", {"root": True})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["step"], step)
+        new = self.issue()
+        self.assertNotEqual(new["chain"], old["chain"])
+        self.assertEqual(spki_der(new["chain"], self.d),
+                         self.token.public_der())
+        bundle = self.write("b5.pem",
+                            self.anon.get("/ca/bundle.pem").body.decode())
+        for name, doc in (("old", old), ("new", new)):
+            chain = self.write(name + "-c5.pem", doc["chain"])
+            leaf = self.write(name + "-l5.pem", doc["certificate"])
+            out = run("openssl", "verify", "-CAfile", bundle, "-untrusted",
+                      chain, leaf, check=False)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
 
 
 @unittest.skipUnless(have_softhsm(), "softhsm2 or pkcs11-tool is missing")
