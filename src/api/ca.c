@@ -1047,16 +1047,17 @@ api_ca_jwt(char **token, zt_req *req, const api_ca_caller *who,
 /* ---- issuing ---------------------------------------------------------------- */
 
 /* Appends a cert.refuse record for a refusal made before the library
- * saw the request (the identity does not resolve for this caller). */
+ * saw the request, by `who` (the identity does not resolve for this
+ * caller, or its SVID is not current). */
 static void
-audit_refusal(zt_req *req, const char *tenant, const char *what,
-    const char *reason)
+audit_refusal_by(zt_req *req, const api_ca_caller *who, const char *tenant,
+    const char *what, const char *reason)
 {
-	zt_actor actor = api_actor(req);
+	char buf[300], target[300];
+	zt_actor actor = caller_actor(req, who, tenant, buf, sizeof(buf));
 	zt_db *db = api_db(req);
 	json_t *after = json_pack("{s:s, s:s}", "reason", reason, "via",
-	    "token");
-	char target[300];
+	    via_names[who->via]);
 
 	snprintf(target, sizeof(target), "identity:%s", what ? what : "");
 	if (zt_db_begin(db) == ZT_OK) {
@@ -1068,6 +1069,15 @@ audit_refusal(zt_req *req, const char *tenant, const char *what,
 			zt_db_rollback(db);
 	}
 	json_decref(after);
+}
+
+static void
+audit_refusal(zt_req *req, const char *tenant, const char *what,
+    const char *reason)
+{
+	static const api_ca_caller token = { .via = API_CA_TOKEN };
+
+	audit_refusal_by(req, &token, tenant, what, reason);
 }
 
 /* Copies a JSON array of strings into names[]; false when it is not one
@@ -1375,7 +1385,7 @@ jwt_issue(zt_req *req)
 	api_ca_caller who = { .via = API_CA_TOKEN };
 	zt_ca_request r = { .profile = ZT_CA_SVID };
 	json_t *body = NULL, *jaud = NULL, *ident = NULL;
-	char sidbuf[2048], *token = NULL;
+	char sidbuf[2048], why[160], *token = NULL;
 	size_t naud = 0;
 	int64_t ttl = 0;
 	zt_actor actor;
@@ -1395,11 +1405,13 @@ jwt_issue(zt_req *req)
 			zt_reply_error(req, zt_error_set(ZT_EUNAVAIL, "no CA"));
 			return;
 		}
+		who.via = API_CA_SVID;
 		if ((err = peer_current(req, peer)) < 0) {
-			zt_reply_error(req, err);
+			snprintf(why, sizeof(why), "%s", zt_error_msg());
+			audit_refusal_by(req, &who, tenant, id, why);
+			zt_reply_error(req, zt_error_set(err, "%s", why));
 			return;
 		}
-		who.via = API_CA_SVID;
 	} else if (!zt_api_auth(req)) {
 		return;
 	} else if (!tenant_visible(req, tenant)) {

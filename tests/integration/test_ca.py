@@ -536,8 +536,10 @@ class CATest(ServerTestCase):
                    json.dumps({"csr": csr}), "-o", "/dev/null", "-w",
                    "%{http_code}", url + "/v1/certificates/renew")
         self.assertEqual(out.stdout, "403", out.stderr)
+        n = len(self.refusals())
         out = jwt_by_svid(self.job)
         self.assertEqual(out.stdout.rsplit("\n", 1)[1], "403", out.stdout)
+        self.assertEqual(len(self.refusals()), n + 1)
         self.assertEqual(node.stop(), 0)
 
     # -- the CLI

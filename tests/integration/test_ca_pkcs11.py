@@ -119,6 +119,8 @@ class TokenCATest(Checks):
             if rc != 0:
                 raise AssertionError("server exited %s:\n%s" % (
                     rc, cls.server.stderr_text()[-3000:]))
+        if cls.server.sanitizer_report():
+            raise AssertionError(cls.server.sanitizer_report())
 
     def write(self, name, text):
         path = os.path.join(self.d, name)
