@@ -797,8 +797,13 @@ zt_api_ca_start(zt_app *app)
 
 	if ((err = zt_db_open(&db, app->db_url)) < 0)
 		return err;
-	if (app->ca_key_uri == NULL || (err = token_open(app, db)) == ZT_OK)
-		err = state_build(&st, app, db);
+	/* A token that does not open stops the start, whatever the
+	 * reason: the CA must not be made without its key. */
+	if (app->ca_key_uri && (err = token_open(app, db)) < 0) {
+		zt_db_close(db);
+		return err;
+	}
+	err = state_build(&st, app, db);
 	zt_db_close(db);
 	if (err == ZT_ENOTFOUND) {
 		log_info("no CA yet: it is made at its first use",
@@ -1443,8 +1448,8 @@ jwt_issue(zt_req *req)
 		    ZT_ENOTFOUND) {
 			audit_refusal(req, tenant, id, "the identity is not "
 			    "found in the caller's scope");
-			zt_reply_problem(req, 404, "not_found", "identity %s is "
-			    "not found", id);
+			zt_reply_problem(req, 404, "not_found", "identity %s "
+			    "is not found", id);
 			goto out;
 		}
 		if (err < 0) {

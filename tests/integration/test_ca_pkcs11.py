@@ -215,7 +215,7 @@ class TokenCATest(Checks):
 
 @unittest.skipUnless(have_softhsm(), "softhsm2 or pkcs11-tool is missing")
 class TokenLaterTest(Checks):
-    """A CA made with sealed keys, then a start with --ca-key-uri: the
+    """A CA made with sealed keys, then a start with ZTIAM_CA_KEY_URI: the
     token's key becomes the prepared intermediate, and a rotation makes it
     sign."""
 
@@ -230,8 +230,11 @@ class TokenLaterTest(Checks):
         first = api.get("/v1/ca").json()["active_key_id"]
         self.assertStops(server)
 
-        server = Server(ws, args=token.server_args(),
-                        env={"SOFTHSM2_CONF": token.conf})
+        # this time through the environment
+        server = Server(ws, env={
+            "SOFTHSM2_CONF": token.conf, "ZTIAM_CA_KEY_URI": URI,
+            "ZTIAM_CA_PKCS11_MODULE": MODULE,
+            "ZTIAM_CA_KEY_PIN_FILE": token.pin_file})
         self.addCleanup(server.kill)
         server.start()
         api = server.client()
@@ -251,6 +254,31 @@ class TokenLaterTest(Checks):
         self.assertEqual(spki_der(r.json()["chain"], ws.dir),
                          token.public_der())
         self.assertStops(server)
+
+    def test_bad_token_settings_stop_the_start(self):
+        ws = Workspace()
+        self.addCleanup(ws.close)
+        token = Token(ws.dir)
+        env = {"SOFTHSM2_CONF": token.conf}
+
+        def refused(args, needle):
+            server = Server(ws, args=args, env=env)
+            self.addCleanup(server.kill)
+            with self.assertRaises(AssertionError) as cm:
+                server.start()
+            self.assertIn(needle, str(cm.exception))
+            self.assertNotIn(PIN + "\n", server.stderr_text())
+
+        args = token.server_args()
+        refused(args[:2] + args[4:], "--ca-pkcs11-module")
+        os.chmod(token.pin_file, 0o644)
+        refused(args, "ca-key-pin-file")
+        with open(token.pin_file, "w") as f:
+            f.write("0000\n")
+        os.chmod(token.pin_file, 0o600)
+        refused(args, "PIN is wrong")
+        refused(["--ca-key-uri", URI + ";pin-value=1234"] + args[2:],
+                "not in the URI")
 
 
 if __name__ == "__main__":
