@@ -718,7 +718,7 @@ state_reload(zt_app *app, zt_db *db, bool bump, int64_t gen)
 	int err = ZT_OK;
 
 	pthread_mutex_lock(&reload_lock);
-	cur = app->ca;
+	cur = __atomic_load_n(&app->ca, __ATOMIC_ACQUIRE);
 	if (!bump && cur != NULL && cur->generation == gen)
 		goto out;	/* another worker loaded it already */
 	if (bump && (err = zt_ca_generation_bump(db,
@@ -728,8 +728,10 @@ state_reload(zt_app *app, zt_db *db, bool bump, int64_t gen)
 		st->prev = cur;
 		if (cur != NULL) {
 			/* The same keys keep the same sequence number. */
+			pthread_mutex_lock(&cur->lock);
 			st->bundle = json_incref(cur->bundle);
 			st->bundle_keys = json_incref(cur->bundle_keys);
+			pthread_mutex_unlock(&cur->lock);
 		}
 		__atomic_store_n(&app->ca, st, __ATOMIC_RELEASE);
 		log_info("CA loaded", ZS("trust_domain",
@@ -1431,7 +1433,7 @@ jwt_issue(zt_req *req)
 		return;
 	if (!string_list(jaud, aud, &naud)) {
 		zt_reply_problem(req, 400, "invalid_request", "audience is an "
-		    "array of strings");
+		    "array of 1 to 8 strings");
 		goto out;
 	}
 
@@ -1946,6 +1948,11 @@ ca_rotate(zt_req *req)
 		    json_object_get(prepared, "kid")));
 		err = activate(api_db(req), app, &actor, td, "intermediate");
 		step = "activated";
+	} else if (token_key != NULL) {
+		/* A new sealed key would take signing out of the token. */
+		err = zt_error_set(ZT_ECONFLICT, "the intermediate key is in a "
+		    "PKCS#11 token: make a new key there and restart with "
+		    "its --ca-key-uri; it joins as the prepared intermediate");
 	} else {
 		err = prepare_intermediate(api_db(req), app, td, "active",
 		    NULL, NULL, kid);

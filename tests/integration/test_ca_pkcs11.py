@@ -194,6 +194,10 @@ class TokenCATest(Checks):
         self.issue()
 
     def test_5_root_rotation_keeps_the_token_key(self):
+        # an intermediate rotation would move signing out of the token
+        r = self.api.post("/v1/ca/rotate", {})
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("PKCS#11", r.json()["detail"])
         old = self.issue()
         for step in ("root prepared", "root activated"):
             r = self.api.post("/v1/ca/rotate", {"root": True})
