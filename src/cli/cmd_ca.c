@@ -409,12 +409,14 @@ ca_usage(void)
 	return 2;
 }
 
-/* The trust domain, the intermediates with their key ids and states;
- * with --json the certificates and the bundle too. */
+/* The trust domain, the intermediates and the roots with their key ids
+ * and states; with --json the certificates and the bundle too. */
 static int
 ca_show(zt_client *c, int argc)
 {
 	static const char *const cols[] = { "key_id", "state", "not_after" };
+	static const char *const root_cols[] = { "key_id", "state",
+	    "not_after", "published_until" };
 	json_t *resp;
 	int status, rc = 0;
 
@@ -433,6 +435,9 @@ ca_show(zt_client *c, int argc)
 		    json_string_value(json_object_get(resp, "active_key_id")));
 		zt_client_print_table(c, json_object_get(resp,
 		    "intermediates"), cols, ZT_ARRAY_LEN(cols));
+		printf("\nroots\n");
+		zt_client_print_table(c, json_object_get(resp, "roots"),
+		    root_cols, ZT_ARRAY_LEN(root_cols));
 	}
 	json_decref(resp);
 	return rc;

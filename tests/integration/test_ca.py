@@ -817,6 +817,9 @@ class CARootRotationTest(ServerTestCase):
                          ["active", "retired"])
         retired = [x for x in ca["roots"] if x["state"] == "retired"][0]
         self.assertIsNotNone(retired["published_until"])
+        out = self.cli("ca", "show")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(retired["key_id"], out.stdout.split("roots")[1])
         new = self.issue()
         self.assertEqual(ca["active_key_id"], r.json()["key_id"])
         self.assertNotEqual(new["chain"], old["chain"])
