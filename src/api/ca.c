@@ -1840,6 +1840,27 @@ activate(zt_db *db, const zt_app *app, const zt_actor *actor,
 	return zt_keys_rotate(db, app->master_key, actor, scope, &pol, NULL);
 }
 
+/* The row of `list` in `state` whose certificate `root` issued. */
+static json_t *
+row_under(json_t *list, const char *state, X509 *root)
+{
+	json_t *row, *found = NULL;
+	size_t i;
+
+	json_array_foreach(list, i, row) {
+		X509 *x;
+
+		if (strcmp(json_string_value(json_object_get(row, "state")),
+		    state) != 0)
+			continue;
+		x = cert_from_doc(json_object_get(row, "public_jwk"));
+		if (x && X509_check_issued(root, x) == X509_V_OK)
+			found = row;
+		X509_free(x);
+	}
+	return found;
+}
+
 /*
  * One step of a root rotation.  Without a prepared root: makes one,
  * self-signed, stored prepared: published in the bundle (JWKS and PEM)
@@ -1847,7 +1868,10 @@ activate(zt_db *db, const zt_app *app, const zt_actor *actor,
  * it is used.  With one: a new intermediate signed by it is made and
  * activated, then the new root; the old root is retired and stays in
  * the bundle until the last certificate below it expires, its
- * intermediate loaded (retired) for OCSP, CRLs and renewals.
+ * intermediate loaded (retired) for OCSP, CRLs and renewals.  The second
+ * step is three transactions; run again after a failure, it goes on from
+ * where it stopped (an intermediate under the new root already prepared
+ * or active is used, not made again).
  */
 static int
 rotate_root(zt_req *req, const char **step, char kid[ZT_CA_KEY_ID_MAX + 1])
@@ -1856,22 +1880,23 @@ rotate_root(zt_req *req, const char **step, char kid[ZT_CA_KEY_ID_MAX + 1])
 	const char *td = app->identity.trust_domain;
 	char scope[ZT_KEYS_SCOPE_MAX + 1];
 	zt_actor actor = api_actor(req);
-	json_t *list = NULL, *prepared;
+	json_t *list = NULL, *prepared, *row;
 	EVP_PKEY *rk = NULL;
 	X509 *root = NULL, *x = NULL;
 	int err;
 
 	if ((err = intermediates(&list, &prepared, api_db(req), td)) < 0)
 		goto out;
-	if (prepared) {
-		err = zt_error_set(ZT_ECONFLICT, "an intermediate is prepared; "
-		    "finish that rotation first (ztiam ca rotate)");
-		goto out;
-	}
 	err = root_open(&x, &rk, api_db(req), app, td, "prepared");
 	if (err == ZT_ENOTFOUND) {
 		EVP_PKEY_free(rk);
 		rk = NULL;
+		if (prepared) {
+			err = zt_error_set(ZT_ECONFLICT, "an intermediate is "
+			    "prepared; finish that rotation first (ztiam ca "
+			    "rotate)");
+			goto out;
+		}
 		*step = "root prepared";
 		scope_name(scope, sizeof(scope), td, "root");
 		if ((err = zt_ca_key_generate(&rk, ZT_CA_KEY_P256)) < 0 ||
@@ -1884,15 +1909,26 @@ rotate_root(zt_req *req, const char **step, char kid[ZT_CA_KEY_ID_MAX + 1])
 	}
 	if (err < 0)
 		goto out;
-	/* The token's key, when the server signs with one, goes on signing
-	 * under the new root. */
 	*step = "root activated";
-	if ((err = prepare_intermediate(api_db(req), app, td, "prepared",
-	    token_key, app->ca_key_uri, kid)) < 0 ||
-	    (err = activate(api_db(req), app, &actor, td,
-	    "intermediate")) < 0 ||
-	    (err = activate(api_db(req), app, &actor, td, "root")) < 0)
+	if (prepared && prepared != row_under(list, "prepared", x)) {
+		err = zt_error_set(ZT_ECONFLICT, "an intermediate is prepared; "
+		    "finish that rotation first (ztiam ca rotate)");
 		goto out;
+	}
+	if ((row = prepared ? prepared : row_under(list, "active", x))) {
+		/* Resuming: the intermediate under the new root exists. */
+		snprintf(kid, ZT_CA_KEY_ID_MAX + 1, "%s", json_string_value(
+		    json_object_get(row, "kid")));
+	} else if ((err = prepare_intermediate(api_db(req), app, td,
+	    "prepared", token_key, app->ca_key_uri, kid)) < 0) {
+		/* The token's key, when the server signs with one, goes on
+		 * signing under the new root. */
+		goto out;
+	}
+	if ((row == NULL || prepared) && (err = activate(api_db(req), app,
+	    &actor, td, "intermediate")) < 0)
+		goto out;
+	err = activate(api_db(req), app, &actor, td, "root");
 out:
 	json_decref(list);
 	EVP_PKEY_free(rk);

@@ -840,6 +840,58 @@ class CARootRotationTest(ServerTestCase):
         self.assertEqual(self.verify(old, "old-vs-old",
                                      only_old).returncode, 0)
 
+    def test_second_step_resumes_after_a_failure(self):
+        """The activation is three transactions; states left behind by a
+        failure between them (made here by hand) are finished, not made
+        again."""
+        td = "ztiam.local"
+
+        def kids(role):
+            r = self.api.get("/v1/keys?scope=ca:%s/%s" % (td, role))
+            return {k["kid"]: k["state"] for k in r.json()["items"]}
+
+        def set_state(role, kid, state):
+            self.ws.execute("UPDATE signing_keys SET state = '%s' WHERE"
+                            " scope = 'ca:%s/%s' AND kid = '%s'"
+                            % (state, td, role, kid))
+
+        def active(role):
+            return [k for k, v in kids(role).items() if v == "active"][0]
+
+        self.assertEqual(self.api.post("/v1/ca/rotate",
+                                       {"root": True}).status, 200)
+        old_root, old_int = active("root"), active("intermediate")
+        r = self.api.post("/v1/ca/rotate", {"root": True})
+        self.assertEqual(r.status, 200, r)
+        new_root, new_int = active("root"), r.json()["key_id"]
+        n = len(kids("intermediate"))
+
+        # failed after the intermediate was stored: it is still prepared
+        set_state("root", new_root, "prepared")
+        set_state("root", old_root, "active")
+        set_state("intermediate", new_int, "prepared")
+        set_state("intermediate", old_int, "active")
+        r = self.api.post("/v1/ca/rotate", {"root": True})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"step": "root activated",
+                                    "key_id": new_int})
+        self.assertEqual(len(kids("intermediate")), n)
+        self.assertEqual(active("root"), new_root)
+
+        # failed after the intermediate was activated, not the root
+        set_state("root", new_root, "prepared")
+        set_state("root", old_root, "active")
+        r = self.api.post("/v1/ca/rotate", {"root": True})
+        self.assertEqual(r.json(), {"step": "root activated",
+                                    "key_id": new_int})
+        self.assertEqual(len(kids("intermediate")), n)
+        self.assertEqual(active("root"), new_root)
+        self.assertEqual(active("intermediate"), new_int)
+        doc = self.issue()
+        pem = self.anon.get("/ca/bundle.pem").body.decode()
+        out = self.verify(doc, "resumed", pem)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
 
 class CAMultiNodeTest(ServerTestCase):
     """Two servers on one database: a rotation made on one is loaded by
