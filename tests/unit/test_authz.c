@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -279,10 +280,10 @@ static const char even_policies[] =
 
 struct reader_arg {
 	zt_authz *az;
-	volatile bool *stop;
+	atomic_bool *stop;
 	long decisions;
 	long bad;
-	int64_t max_rev;
+	_Atomic int64_t max_rev;	/* read by the publisher meanwhile */
 };
 
 static void *
@@ -302,7 +303,7 @@ reader_main(void *p)
 	jack(&sub);
 	zt_json_parse(&doc, req, strlen(req), 8);
 	zt_authz_request_read(&r, doc);
-	while (!*ra->stop) {
+	while (!atomic_load(ra->stop)) {
 		if (zt_authz_decide(&out, zt_authz_view_get(ra->az, &v), &r,
 		    &sub, false) != ZT_OK) {
 			ra->bad++;
@@ -329,7 +330,7 @@ test_authz_activate__readers_during_publish(void **state)
 {
 	struct reader_arg ra[READERS];
 	pthread_t th[READERS];
-	volatile bool stop = false;
+	atomic_bool stop = false;
 	zt_authz *az;
 	zt_authz_source src = { "acme", "eihxiidhh23s", "NS", 1,
 	    ZT_AUTHZ_CEDAR, odd_policies, schema_json, NULL };
@@ -352,8 +353,12 @@ test_authz_activate__readers_during_publish(void **state)
 		if (k % 50 == 0)
 			usleep(1000);
 	}
-	usleep(20000);
-	stop = true;
+	/* Every reader goes on until it has decided with the last
+	 * revision, however the threads happen to be scheduled. */
+	for (i = 0; i < READERS; i++)
+		while (atomic_load(&ra[i].max_rev) < PUBLISH_ROUNDS)
+			usleep(1000);
+	atomic_store(&stop, true);
 	for (i = 0; i < READERS; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(ra[i].bad, 0);
