@@ -67,10 +67,10 @@ main(int argc, char **argv)
 	static zt_authz_subject subs[USERS];
 	static json_t *reqs[256];
 	zt_authz_source app = { "bench", "eihxiidhh23s", "", 1,
-	    ZT_AUTHZ_CEDAR, NULL, schema };
+	    ZT_AUTHZ_CEDAR, NULL, schema, NULL };
 	zt_authz_source ten = { "bench", NULL, "", 1, ZT_AUTHZ_CEDAR,
 	    "forbid(principal, action, resource) when { context.remoteIP."
-	    "isInRange(ip(\"10.0.0.0/8\")) };", NULL };
+	    "isInRange(ip(\"10.0.0.0/8\")) };", NULL, NULL };
 	zt_authz_view v = ZT_AUTHZ_VIEW_INIT;
 	double secs = argc > 1 ? atof(argv[1]) : 3.0;
 	int64_t *lat, t0, t1, end;

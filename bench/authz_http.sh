@@ -11,6 +11,9 @@
 #
 # DURATION (default 10s), THREADS (2), CONNS (64) change the wrk run;
 # SERVE_FLAGS adds flags to `ztiam serve` (--decision-log off, say).
+# ROLES=1 gives the 50 folder permits as 20 roles instead (role rNN may
+# read the folders k with k % 20 == NN, granted to group gNN), so the
+# decisions go through Role parents and the role policies.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +44,7 @@ ZTIAM_TOKEN=$(cat "$tmp/data/bootstrap-token")
 export ZTIAM_TOKEN
 
 # The data set, made through the API.
-python3 - "$url" <<'PY'
+ROLES=${ROLES:-} python3 - "$url" <<'PY'
 import json, os, sys, urllib.request
 url, tok = sys.argv[1], os.environ["ZTIAM_TOKEN"]
 def call(method, path, body=None, ctype="application/json"):
@@ -73,10 +76,10 @@ for i in range(1000):
          {"type": "identity", "id": ids["user%04d" % i]})
 call("POST", T + "/apps", {"appid": "eihxiidhh23s"})
 schema = {"": {"entityTypes": {
-    "User": {"memberOfTypes": ["Group"], "shape": {"type": "Record",
+    "User": {"memberOfTypes": ["Group", "Role"], "shape": {"type": "Record",
         "attributes": {"level": {"type": "Long"},
                        "department": {"type": "String"}}}},
-    "Group": {}, "Application": {},
+    "Group": {}, "Role": {}, "Application": {},
     "Resource": {"memberOfTypes": ["Resource", "Application"]}},
   "actions": {"read": {}, "getArticleID": {"memberOf": [{"id": "read"}],
     "appliesTo": {"principalTypes": ["User"], "resourceTypes": ["Resource"],
@@ -85,7 +88,8 @@ schema = {"": {"entityTypes": {
         "trustScore": {"type": "Long"}}}}}}}}
 call("PUT", T + "/apps/eihxiidhh23s/schema", schema)
 pol = []
-for k in range(50):
+roles = bool(os.environ.get("ROLES"))
+for k in range(0 if roles else 50):
     pol.append('@id("folder%d") permit(principal in Group::"g%02d", '
                'action in Action::"read", resource in '
                'Resource::"resources:articles:a%d");' % (k, k % 20, k))
@@ -101,6 +105,13 @@ for k in range(10):
                'context.trustScore < %d };' % (k, k * 5, 45 + k))
 call("PUT", T + "/apps/eihxiidhh23s/policies", "\n".join(pol).encode(),
      "application/cedar")
+for r in range(20 if roles else 0):
+    perms = [{"actions": ["read"], "resource_prefix":
+              "resources:articles:a%d" % k} for k in range(r, 50, 20)]
+    call("POST", T + "/apps/eihxiidhh23s/roles", {"role": "r%02d" % r,
+         "permissions": perms})
+    call("POST", T + "/apps/eihxiidhh23s/roles/r%02d/grants" % r,
+         {"group": groups[r]})
 call("PUT", T + "/policies", b'@id("net") forbid(principal, action, '
      b'resource) when { context.remoteIP.isInRange(ip("10.0.0.0/8")) };',
      "text/plain")
@@ -108,7 +119,8 @@ PY
 
 echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs," \
     "$(uname -sr); wrk -t$threads -c$conns -d$duration, SQLite, 100" \
-    "policies + 1 tenant-wide, 1,000 users in 20 groups."
+    "policies${ROLES:+ (50 of them from 20 roles)} + 1 tenant-wide," \
+    "1,000 users in 20 groups."
 wrk -t"$threads" -c"$conns" -d2s -s "$here/authz.lua" "$url" >/dev/null
 before=$(wc -l <"$tmp/stderr")
 wrk -t"$threads" -c"$conns" -d"$duration" --latency \

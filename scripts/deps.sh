@@ -12,7 +12,7 @@ PACKAGES="
   softhsm2 opensc libengine-pkcs11-openssl
   libcmocka-dev python3 wrk procps nodejs
   python3-authlib python3-requests python3-cryptography
-  certbot lego
+  certbot lego chromium fonts-liberation
 "
 
 missing=""
@@ -35,7 +35,7 @@ npm_deps() {
 	fi
 	# The OAuth provider's certified clients (tests/oidc): openid-client,
 	# oauth4webapi and jose, and playwright-core for the browser test
-	# (which runs where Debian's chromium is installed), pinned by its
+	# (which drives Debian's chromium), pinned by its
 	# package-lock.json.
 	dir="$(cd "$(dirname "$0")/.." && pwd)/tests/oidc"
 	if [ ! -d "$dir/node_modules" ] ||

@@ -31,7 +31,9 @@ usage(void)
 	    "  ca        show the certificate authority\n"
 	    "  policy    evaluate Cedar policies offline (policy eval);\n"
 	    "            manage policy stores, validate, run policy tests\n"
-	    "  authorize send a decision request to the server\n"
+	    "  authorize send a decision request to the server; ask which\n"
+	    "            actions a user may take, or who may take one\n"
+	    "  role      manage an application's roles and their grants\n"
 	    "  version   print the version\n");
 	return 2;
 }
@@ -61,6 +63,8 @@ main(int argc, char **argv)
 		rc = zt_cmd_token(argc - 2, argv + 2);
 	else if (strcmp(cmd, "authorize") == 0)
 		rc = zt_cmd_authorize(argc - 2, argv + 2);
+	else if (strcmp(cmd, "role") == 0)
+		rc = zt_cmd_role(argc - 2, argv + 2);
 	else if (strcmp(cmd, "keys") == 0)
 		rc = zt_cmd_keys(argc - 2, argv + 2);
 	else if (strcmp(cmd, "cert") == 0)

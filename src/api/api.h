@@ -29,6 +29,12 @@ typedef struct zt_app {
 	struct api_ca_state *ca;	/* the certificate center (api/ca.c) */
 	const char *public_url;		/* base of CRL and OCSP URLs, or NULL */
 	int64_t ca_max_ttl;		/* cap on issued lifetimes; 0: profile's */
+	/* The intermediate's key in a PKCS#11 token (docs/ca.md): its
+	 * RFC 7512 URI, the module's path and the PIN; all NULL when the
+	 * CA keys are sealed in the database. */
+	const char *ca_key_uri;
+	const char *ca_pkcs11_module;
+	const char *ca_key_pin;
 	/* ACME validation (api/acme.c): the ports http-01 and tls-alpn-01
 	 * connect to (80, 443), and a test-only address every name
 	 * resolves to (NULL: normal resolution; docs/acme.md). */

@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "ca/ca.h"
+#include "oidc/oidc.h"
 
 /* The worker's database and the authenticated principal of `req`. */
 static inline zt_db *
@@ -129,16 +130,32 @@ int api_authn_routes(zt_http *srv);
 int api_keys_routes(zt_http *srv);
 int api_client_routes(zt_http *srv);
 int api_oauth_routes(zt_http *srv);
+/*
+ * oauth.c: what every endpoint of an issuer (/t/{tenant}/{system}/...)
+ * shares.  api_issuer_of finds the issuer of the path, replying 404 (or
+ * 500) when there is none.  api_oauth_error replies an RFC 6749 5.2
+ * error, no-store, with the WWW-Authenticate challenge of a 401.
+ * api_oauth_form reads an application/x-www-form-urlencoded body, or
+ * replies invalid_request.  api_oauth_post is a whole client POST: the
+ * issuer, the form, `fn`, then its document with `status` (200 with no
+ * body when it gives none), or its error; with `issues`, the token's
+ * audit record is group-committed before the answer leaves.
+ */
+typedef int (*api_oauth_fn)(json_t **out, const zt_oauth_req *r,
+    const zt_form *f, zt_oauth_error *e);
+bool api_issuer_of(zt_issuer *iss, zt_req *req);
+void api_no_store(zt_req *req);
+void api_oauth_error(zt_req *req, const zt_oauth_error *e,
+    const char *realm);
+bool api_form_content_type(const char *ct);
+bool api_oauth_form(zt_form *f, zt_req *req, const zt_issuer *iss);
+void api_oauth_post(zt_req *req, const char *name, api_oauth_fn fn,
+    bool issues, int status);
 /* oauth_grants.c: PAR, device authorization and page, registration */
 int api_oauth_grant_routes(zt_http *srv);
-/* The issuer of a /t/{tenant}/{system}/... request; replies 404 (or 500)
- * and returns false when there is none. */
-struct zt_issuer;
-struct zt_page;
-bool api_oidc_issuer(struct zt_issuer *iss, zt_req *req);
 /* Replies a page of the provider (zt_page_render) with its security
  * headers: CSP, no framing, no referrer, no caching. */
-void api_page_reply(zt_req *req, int status, const struct zt_page *p);
+void api_page_reply(zt_req *req, int status, const zt_page *p);
 /* oidc_pages.c: sign-in, authorization, consent, userinfo, logout */
 int api_oidc_page_routes(zt_http *srv);
 /* Frees this worker thread's queue of token answers (api/oauth.c). */

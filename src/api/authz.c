@@ -10,8 +10,15 @@
  *
  * Each worker keeps its own view of the compiled stores (authz.h) and a
  * five-second cache of the users it looked up, so a busy application
- * costs no database read per decision.  The identity data a decision
- * used is named in its answer (identity id and version).
+ * costs no database read per decision.  The cache is dropped whenever a
+ * new snapshot is published, which every policy, role or grant change
+ * does, so a grant or a revocation counts from the next decision.  The
+ * identity data a decision used is named in its answer (identity id and
+ * version).
+ *
+ * Roles and grants live under /v1/tenants/{tenant}/apps/{appid}/roles;
+ * the enumeration questions are /v1/authorize/actions and
+ * /v1/authorize/principals.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,6 +45,7 @@ struct subject_slot {
 	char user[USER_MAX + 1];
 	zt_authz_subject sub;
 	int64_t loaded_at;
+	uint64_t gen;		/* the snapshot generation it was read at */
 	bool used;
 };
 
@@ -101,6 +109,7 @@ subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
 	*err = ZT_OK;
 	s = &aw->slot[slot_hash(tenant, user) % SUBJECT_SLOTS];
 	if (s->used && now - s->loaded_at < SUBJECT_TTL_MS &&
+	    s->gen == aw->view.gen &&
 	    strcmp(s->tenant, tenant) == 0 && strcmp(s->user, user) == 0)
 		return &s->sub;
 	zt_authz_subject_clear(&s->sub);
@@ -118,6 +127,7 @@ subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
 	snprintf(s->tenant, sizeof(s->tenant), "%s", tenant);
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	s->loaded_at = now;
+	s->gen = aw->view.gen;
 	s->used = true;
 	return &s->sub;
 }
@@ -520,6 +530,313 @@ tenant_revisions(zt_req *req)
 	api_get_items(req, app_revs_fn, NULL);
 }
 
+/* ---- enumeration ----------------------------------------------------------- */
+
+/*
+ * The app of an enumeration request and its tenant, as decide_one finds
+ * them: NULL (having replied 404 or 400) when the request is malformed
+ * or the appid is not the caller's.
+ */
+static const char *
+enum_app(zt_req *req, json_t *body, const char *omit, zt_authz_request *r,
+    const zt_authz_snap **snap)
+{
+	zt_app *app = zt_req_app(req);
+	const zt_principal *p = api_principal(req);
+	struct api_authz_worker *aw = worker_state(req);
+	const char *tenant;
+
+	if (aw == NULL) {
+		zt_reply_error(req, ZT_ENOMEM);
+		return NULL;
+	}
+	if (zt_authz_request_read_without(r, body, omit) < 0) {
+		zt_reply_problem(req, 400, "invalid_request", "%s",
+		    zt_error_msg());
+		return NULL;
+	}
+	*snap = zt_authz_view_get(app->authz, &aw->view);
+	tenant = zt_authz_app_tenant(*snap, r->appid);
+	if (tenant == NULL || (!p->system && strcmp(p->tenant, tenant) != 0)) {
+		zt_reply_problem(req, 404, "unknown_app", "no application "
+		    "with this appid is visible to the caller");
+		return NULL;
+	}
+	return tenant;
+}
+
+static void
+authorize_actions(zt_req *req)
+{
+	struct api_authz_worker *aw;
+	const zt_authz_subject *sub;
+	const zt_authz_snap *snap;
+	zt_authz_request r;
+	const char *tenant;
+	json_t *body, *out = NULL;
+	int err;
+
+	if ((body = zt_req_json(req)) == NULL)
+		return;
+	if ((tenant = enum_app(req, body, "action", &r, &snap)) == NULL) {
+		json_decref(body);
+		return;
+	}
+	aw = worker_state(req);
+	if ((sub = subject_get(req, aw, tenant, r.user, &err)) == NULL &&
+	    err < 0) {
+		json_decref(body);
+		zt_reply_error(req, err);
+		return;
+	}
+	err = zt_authz_actions(&out, snap, &r, sub);
+	json_decref(body);
+	if (err < 0)
+		zt_reply_error(req, err);
+	else
+		zt_reply_json(req, 200, out);
+}
+
+/*
+ * Each call examines one page of the tenant's identities (those the
+ * caller's token may list, in name order, `limit` of them, at most
+ * ZT_PAGE_MAX) and answers those allowed, so its cost is bounded by the
+ * page, not by the tenant: a page of 1,000 costs 1,000 group and grant
+ * lookups and decisions.  A page may allow none and still have a next
+ * cursor; the caller follows next_cursor until it is null.
+ */
+static void
+authorize_principals(zt_req *req)
+{
+	zt_app *app = zt_req_app(req);
+	zt_identity_query q = { .sort = ZT_SORT_NAME };
+	json_t *body, *page = NULL, *list, *it, *ans, *revs = NULL;
+	const zt_authz_snap *snap;
+	zt_authz_subject sub;
+	zt_authz_request r;
+	const char *tenant;
+	zt_actor actor;
+	zt_id_ctx cx;
+	size_t i;
+	int err;
+
+	if (!api_page(req, &q.cursor, &q.limit) ||
+	    (body = zt_req_json(req)) == NULL)
+		return;
+	if ((tenant = enum_app(req, body, "user", &r, &snap)) == NULL) {
+		json_decref(body);
+		return;
+	}
+	api_idctx(req, &cx, &actor);
+	if ((err = zt_identity_list(&page, &cx, tenant, &q)) < 0) {
+		json_decref(body);
+		api_reply_result(req, err, 200, NULL);
+		return;
+	}
+	list = json_array();
+	json_array_foreach(json_object_get(page, "items"), i, it) {
+		if ((err = zt_authz_subject_from(&sub, api_db(req),
+		    &app->identity, tenant, it)) < 0)
+			break;
+		r.user = sub.name;
+		err = zt_authz_decide(&ans, snap, &r, &sub, false);
+		zt_authz_subject_clear(&sub);
+		if (err < 0)
+			break;
+		if (revs == NULL)
+			revs = json_incref(json_object_get(ans, "revisions"));
+		if (strcmp(json_string_value(json_object_get(ans,
+		    "decision")), "allow") == 0)
+			json_array_append_new(list, json_pack("{s:O, s:O, s:O,"
+			    " s:O}", "id", json_object_get(it, "id"), "name",
+			    json_object_get(it, "name"), "kind",
+			    json_object_get(it, "kind"), "determining",
+			    json_object_get(ans, "determining")));
+		json_decref(ans);
+	}
+	json_decref(body);
+	if (err < 0) {
+		json_decref(list);
+		json_decref(revs);
+		json_decref(page);
+		zt_reply_error(req, err);
+		return;
+	}
+	zt_reply_json(req, 200, json_pack("{s:o, s:I, s:O, s:o*}",
+	    "principals", list, "examined", (json_int_t)json_array_size(
+	    json_object_get(page, "items")), "next_cursor", json_object_get(
+	    page, "next_cursor"), "revisions", revs));
+	json_decref(page);
+}
+
+/* ---- roles and grants -------------------------------------------------------- */
+
+/* Replies to a role change: 400 with the validation faults, else as
+ * api_reply_result; a change that stored something is activated. */
+static void
+role_reply(zt_req *req, int err, json_t *errors, int status, json_t *doc)
+{
+	if (err == ZT_EINVAL && errors != NULL) {
+		zt_reply_problem_ext(req, 400, "invalid_policy", json_pack(
+		    "{s:o}", "errors", errors), "%s", zt_error_msg());
+		return;
+	}
+	json_decref(errors);
+	if (err == ZT_OK)
+		activate(req);
+	api_reply_result(req, err, status, doc);
+}
+
+static void
+role_create(zt_req *req)
+{
+	json_t *body, *doc = NULL, *errors = NULL, *perms = NULL;
+	const char *role = NULL, *desc = NULL;
+	const zt_json_field fields[] = {
+		{ "role", ZT_J_STRING, true, &role, NULL },
+		{ "description", ZT_J_STRING, false, &desc, NULL },
+		{ "permissions", ZT_J_ARRAY, false, &perms, NULL },
+	};
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if ((body = api_body(req, fields, ZT_ARRAY_LEN(fields))) == NULL)
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_create(&doc, &errors, &cx, zt_req_param(req,
+	    "tenant"), zt_req_param(req, "appid"), role, desc, perms);
+	json_decref(body);
+	role_reply(req, err, errors, 201, doc);
+}
+
+static void
+role_update(zt_req *req)
+{
+	json_t *body, *doc = NULL, *errors = NULL, *perms = NULL;
+	const char *desc = NULL;
+	const zt_json_field fields[] = {
+		{ "description", ZT_J_STRING, false, &desc, NULL },
+		{ "permissions", ZT_J_ARRAY, false, &perms, NULL },
+	};
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (!api_if_match(req, &version) ||
+	    (body = api_body(req, fields, ZT_ARRAY_LEN(fields))) == NULL)
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_update(&doc, &errors, &cx, zt_req_param(req,
+	    "tenant"), zt_req_param(req, "appid"), zt_req_param(req, "role"),
+	    desc, perms, version);
+	json_decref(body);
+	role_reply(req, err, errors, 200, doc);
+}
+
+static int
+role_list_fn(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *appid)
+{
+	return zt_authz_role_list(out, cx, tenant, appid);
+}
+
+static void
+role_list(zt_req *req)
+{
+	api_get_items(req, role_list_fn, "appid");
+}
+
+static void
+role_get(zt_req *req)
+{
+	json_t *doc = NULL;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_get(&doc, &cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "appid"), zt_req_param(req, "role"));
+	api_reply_result(req, err, 200, doc);
+}
+
+static void
+role_delete(zt_req *req)
+{
+	int64_t version;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (!api_if_match(req, &version))
+		return;
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_delete(&cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "appid"), zt_req_param(req, "role"), version);
+	role_reply(req, err, NULL, 204, NULL);
+}
+
+static void
+grant_create(zt_req *req)
+{
+	json_t *body, *doc = NULL;
+	const char *ident = NULL, *group = NULL;
+	const zt_json_field fields[] = {
+		{ "identity", ZT_J_STRING, false, &ident, NULL },
+		{ "group", ZT_J_STRING, false, &group, NULL },
+	};
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if ((body = api_body(req, fields, ZT_ARRAY_LEN(fields))) == NULL)
+		return;
+	if ((ident == NULL) == (group == NULL)) {
+		json_decref(body);
+		zt_reply_problem(req, 400, "invalid_request", "a grant is "
+		    "{\"identity\": id} or {\"group\": id}");
+		return;
+	}
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_grant(&doc, &cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "appid"), zt_req_param(req, "role"),
+	    ident != NULL ? "identity" : "group", ident != NULL ? ident :
+	    group);
+	json_decref(body);
+	role_reply(req, err, NULL, 201, doc);
+}
+
+static void
+grant_list(zt_req *req)
+{
+	json_t *list = NULL;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_grants(&list, &cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "appid"), zt_req_param(req, "role"));
+	api_reply_result(req, err, 200, err < 0 ? NULL : json_pack("{s:o}",
+	    "items", list));
+}
+
+static void
+grant_delete(zt_req *req)
+{
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	api_idctx(req, &cx, &actor);
+	err = zt_authz_role_revoke(&cx, zt_req_param(req, "tenant"),
+	    zt_req_param(req, "appid"), zt_req_param(req, "role"),
+	    zt_req_param(req, "grant"));
+	role_reply(req, err, NULL, 204, NULL);
+}
+
 /* ---- metrics --------------------------------------------------------------- */
 
 void
@@ -589,6 +906,23 @@ api_authz_routes(zt_http *srv)
 		  "authorize.batch" },
 		{ ZT_POST, "/v1/authorize/explain", authorize_explain,
 		  "authorize.explain" },
+		{ ZT_POST, "/v1/authorize/actions", authorize_actions,
+		  "authorize.actions" },
+		{ ZT_POST, "/v1/authorize/principals", authorize_principals,
+		  "authorize.principals" },
+		{ ZT_POST, A "/roles", role_create, "apps.roles.create" },
+		{ ZT_GET, A "/roles", role_list, "apps.roles.list" },
+		{ ZT_GET, A "/roles/{role}", role_get, "apps.roles.get" },
+		{ ZT_PATCH, A "/roles/{role}", role_update,
+		  "apps.roles.update" },
+		{ ZT_DELETE, A "/roles/{role}", role_delete,
+		  "apps.roles.delete" },
+		{ ZT_POST, A "/roles/{role}/grants", grant_create,
+		  "apps.roles.grants.create" },
+		{ ZT_GET, A "/roles/{role}/grants", grant_list,
+		  "apps.roles.grants.list" },
+		{ ZT_DELETE, A "/roles/{role}/grants/{grant}", grant_delete,
+		  "apps.roles.grants.delete" },
 #undef A
 #undef T
 	};

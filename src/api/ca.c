@@ -34,9 +34,16 @@
 /* Each worker reads the revocation epoch at most this often; a
  * revocation made on this node is seen at once (local_epoch). */
 #define EPOCH_POLL_MS 1000
-/* Intermediates loaded: the active one, a prepared and retired ones. */
+/* Intermediates loaded: the active one, a prepared and retired ones;
+ * roots likewise. */
 #define CA_MAX 8
 #define BUNDLE_REFRESH_S 300
+/* Each worker reads the CA generation at most this often, so a rotation
+ * or an import made by another node is loaded within about a second. */
+#define GENERATION_POLL_MS 1000
+/* JWT-SVIDs live 5 minutes by default and an hour at most (ca/jwt.c);
+ * a retired JWT-SVID key stays in the bundle that long. */
+#define JWT_MAX_TTL_S 3600
 
 struct crl_cache {
 	uint8_t *der;
@@ -51,14 +58,29 @@ struct ca_entry {
 	struct crl_cache crl;
 };
 
+/* One of our roots: the active one, a prepared one (published, signing
+ * nothing yet) and retired ones (published while a certificate below
+ * them is valid). */
+struct root_entry {
+	X509 *cert;
+	char kid[ZT_CA_KEY_ID_MAX + 1];
+	char state[16];
+	int64_t keep_until;	/* retired: the last expiry below it, ms */
+};
+
 struct api_ca_state {
-	pthread_mutex_t lock;	/* the CRL caches */
+	pthread_mutex_t lock;	/* the CRL caches and the bundle */
 	struct ca_entry cas[CA_MAX];
 	size_t ncas;
 	zt_ca *active;
-	X509 *root;
-	json_t *bundle;		/* JWKS, made at start */
-	char *bundle_pem;
+	X509 *root;		/* the active root */
+	struct root_entry roots[CA_MAX];
+	size_t nroots;
+	/* The served JWKS and the keys it was made from: made again, with
+	 * the next spiffe_sequence, when the keys to publish change. */
+	json_t *bundle;
+	json_t *bundle_keys;
+	int64_t generation;	/* the CA generation this state was read at */
 	_Atomic int64_t local_epoch;
 	const zt_app *app;
 	/* Roots published in the bundle: ours, and an upstream CA's when an
@@ -72,6 +94,13 @@ struct api_ca_state {
 
 /* This worker's view of the revocation epoch. */
 static _Thread_local int64_t tl_epoch = -1, tl_epoch_at, tl_local = -1;
+/* When this worker last read the CA generation. */
+static _Thread_local int64_t tl_gen_at;
+
+/* The intermediate key held in a PKCS#11 token (--ca-key-uri), loaded at
+ * start; NULL when the CA keys are all sealed in the database. */
+static EVP_PKEY *token_key;
+static char token_kid[ZT_CA_KEY_ID_MAX + 1];
 
 /* What the gate needs beyond zt_ca_request: set around each issuance on
  * the issuing thread (the gate runs synchronously inside zt_ca_issue). */
@@ -84,6 +113,27 @@ static _Thread_local const struct gate_ctx *tl_gate;
 static const zt_actor system_actor = { "system", NULL, NULL };
 
 static int ca_first_use(zt_app *app, zt_db *db);
+static int state_reload(zt_app *app, zt_db *db, bool bump, int64_t gen);
+
+/* Loads the CA again when another node changed it: the generation is
+ * read at most once per GENERATION_POLL_MS on each worker. */
+static void
+generation_check(zt_app *app, zt_db *db, struct api_ca_state *st)
+{
+	int64_t now = zt_now_ms(), gen;
+
+	if (now - tl_gen_at < GENERATION_POLL_MS)
+		return;
+	tl_gen_at = now;
+	if (zt_ca_generation(db, app->identity.trust_domain, &gen) < 0) {
+		log_warn("cannot read the CA generation", ZS("error",
+		    zt_error_msg()));
+		return;
+	}
+	if (gen != st->generation && state_reload(app, db, false, gen) < 0)
+		log_error("cannot load the changed CA", ZS("error",
+		    zt_error_msg()));
+}
 
 /* The current state; a rotation replaces it while workers read it.  A
  * server that has no CA yet makes it here, at its first use. */
@@ -95,6 +145,10 @@ state_of(zt_req *req)
 
 	if (st == NULL && ca_first_use(app, api_db(req)) == ZT_OK)
 		st = __atomic_load_n(&app->ca, __ATOMIC_ACQUIRE);
+	else if (st != NULL) {
+		generation_check(app, api_db(req), st);
+		st = __atomic_load_n(&app->ca, __ATOMIC_ACQUIRE);
+	}
 	return st;
 }
 
@@ -141,11 +195,16 @@ cert_from_doc(json_t *doc)
 	return x;
 }
 
-/* Seals `key` and stores it with `cert` as the `state` key of `scope`. */
+/*
+ * Seals `key` and stores it with `cert` as the `state` key of `scope`.
+ * A key held in a PKCS#11 token (`uri` set) cannot be read out: its row
+ * keeps the URI in the public document, the public key in place of the
+ * sealed private one, and "x509-ca-pkcs11" as its label.
+ */
 static int
 ca_key_store(zt_db *db, const zt_master_key *mk, const char *scope,
     const char *kid, const char *state, EVP_PKEY *key, X509 *cert,
-    const char *csr)
+    const char *csr, const char *uri)
 {
 	PKCS8_PRIV_KEY_INFO *p8 = NULL;
 	unsigned char *der = NULL;
@@ -153,15 +212,17 @@ ca_key_store(zt_db *db, const zt_master_key *mk, const char *scope,
 	json_t *j;
 	int len = 0, err = ZT_ERR;
 
-	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL ||
-	    (len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0 ||
-	    (cert && (pem = zt_ca_x509_pem(cert)) == NULL)) {
+	if (uri)
+		len = i2d_PUBKEY(key, &der);
+	else if ((p8 = EVP_PKEY2PKCS8(key)) != NULL)
+		len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	if (len <= 0 || (cert && (pem = zt_ca_x509_pem(cert)) == NULL)) {
 		err = zt_error_set(ZT_ERR, "cannot encode the CA key");
 		goto out;
 	}
 	/* A key waiting for an upstream CA keeps its CSR instead. */
-	j = cert ? json_pack("{s:s}", "cert", pem) : json_pack("{s:s}",
-	    "csr", csr);
+	j = cert ? json_pack("{s:s, s:s*}", "cert", pem, "key_uri", uri) :
+	    json_pack("{s:s}", "csr", csr);
 	doc = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (doc == NULL) {
@@ -169,7 +230,8 @@ ca_key_store(zt_db *db, const zt_master_key *mk, const char *scope,
 		goto out;
 	}
 	err = zt_keys_store_sealed(db, mk, &system_actor, scope, kid,
-	    "x509-ca", state, doc, der, (size_t)len);
+	    uri ? "x509-ca-pkcs11" : "x509-ca", state, doc, der,
+	    (size_t)len);
 out:
 	if (der) {
 		zt_wipe(der, (size_t)len);
@@ -200,18 +262,23 @@ key_kid(char kid[ZT_CA_KEY_ID_MAX + 1], EVP_PKEY *key)
 	return ZT_OK;
 }
 
-/* The first use: a root and an intermediate, stored active.  A second
- * node racing this one loses on the unique index and loads the winner's. */
+/* The first use: a root and an intermediate, stored active; the
+ * intermediate's key is the token's with --ca-key-uri.  A second node
+ * racing this one loses on the unique index and loads the winner's. */
 static int
-ca_create(zt_db *db, const zt_master_key *mk, const char *td)
+ca_create(zt_db *db, const zt_app *app, const char *td)
 {
+	const zt_master_key *mk = app->master_key;
 	char scope[ZT_KEYS_SCOPE_MAX + 1], kid[ZT_CA_KEY_ID_MAX + 1];
 	EVP_PKEY *rk = NULL, *ik = NULL;
 	X509 *root = NULL, *inter = NULL;
 	int err;
 
+	if (token_key && EVP_PKEY_up_ref(token_key))
+		ik = token_key;
 	if ((err = zt_ca_key_generate(&rk, ZT_CA_KEY_P256)) < 0 ||
-	    (err = zt_ca_key_generate(&ik, ZT_CA_KEY_P256)) < 0 ||
+	    (ik == NULL && (err = zt_ca_key_generate(&ik,
+	    ZT_CA_KEY_P256)) < 0) ||
 	    (err = zt_ca_root_create(&root, rk, td, ROOT_TTL_S)) < 0 ||
 	    (err = zt_ca_intermediate_create(&inter, root, rk, ik, td,
 	    INTERMEDIATE_TTL_S, false)) < 0)
@@ -219,12 +286,12 @@ ca_create(zt_db *db, const zt_master_key *mk, const char *td)
 	scope_name(scope, sizeof(scope), td, "root");
 	if ((err = key_kid(kid, rk)) < 0 ||
 	    (err = ca_key_store(db, mk, scope, kid, "active", rk, root,
-	    NULL)) < 0)
+	    NULL, NULL)) < 0)
 		goto out;
 	scope_name(scope, sizeof(scope), td, "intermediate");
 	if ((err = key_kid(kid, ik)) < 0 ||
 	    (err = ca_key_store(db, mk, scope, kid, "active", ik, inter,
-	    NULL)) < 0)
+	    NULL, ik == token_key ? app->ca_key_uri : NULL)) < 0)
 		goto out;
 	log_info("CA created", ZS("trust_domain", td), ZS("key_id", kid));
 out:
@@ -268,6 +335,32 @@ url_join(char **out, const char *base, const char *path, const char *kid)
 		*out = NULL;
 }
 
+/* Whether the certificate of a key row's document is for the key this
+ * server opened in its token.  Rows are matched by key, not kid: after
+ * a root rotation the same token key has a certificate per root. */
+static bool
+token_holds(json_t *doc)
+{
+	X509 *x = cert_from_doc(doc);
+	bool yes = token_key && x && EVP_PKEY_eq(X509_get0_pubkey(x),
+	    token_key) == 1;
+
+	X509_free(x);
+	return yes;
+}
+
+/* The root of ours that issued `cert`; the active one when none did. */
+static X509 *
+issuing_root(const struct api_ca_state *st, X509 *cert)
+{
+	size_t i;
+
+	for (i = 0; i < st->nroots; i++)
+		if (X509_check_issued(st->roots[i].cert, cert) == X509_V_OK)
+			return st->roots[i].cert;
+	return st->root;
+}
+
 /* Makes the zt_ca of one intermediate row of zt_keys_list. */
 static int
 ca_entry_load(struct api_ca_state *st, zt_db *db, const zt_master_key *mk,
@@ -299,29 +392,53 @@ ca_entry_load(struct api_ca_state *st, zt_db *db, const zt_master_key *mk,
 	    last <= zt_now_ms()))
 		return err < 0 ? err : ZT_OK;
 	e = &st->cas[st->ncas];
-	if ((err = zt_keys_load_sealed(&der, db, mk, scope, kid)) < 0)
-		goto out;
-	key = key_from_pkcs8(&der);
+	if (json_object_get(doc, "key_uri") != NULL) {
+		/* In a token: usable only through the key this server
+		 * opened (--ca-key-uri), and only if it is that key. */
+		if (!token_holds(doc)) {
+			if (strcmp(state, "retired") == 0) {
+				log_warn("a retired CA key is in a PKCS#11 "
+				    "token this server did not open",
+				    ZS("key_id", kid));
+				return ZT_OK;
+			}
+			return zt_error_set(ZT_EUNAVAIL, "CA key %s is held "
+			    "in a PKCS#11 token: start the server with "
+			    "--ca-key-uri naming it", kid);
+		}
+		if (EVP_PKEY_up_ref(token_key))
+			key = token_key;
+	} else {
+		if ((err = zt_keys_load_sealed(&der, db, mk, scope, kid)) < 0)
+			goto out;
+		key = key_from_pkcs8(&der);
+	}
 	cert = cert_from_doc(doc);
 	chain = up ? chain_from_pem(up) : sk_X509_new_null();
 	if (key == NULL || cert == NULL || chain == NULL) {
 		err = zt_error_set(ZT_ERR, "CA key %s does not load", kid);
 		goto out;
 	}
-	if (up == NULL && (!sk_X509_push(chain, st->root) ||
-	    !X509_up_ref(st->root))) {
-		err = zt_error_set(ZT_ENOMEM, "out of memory");
-		goto out;
+	/* Our own intermediate: the chain ends at the root that signed it
+	 * (after a root rotation, not always the active one). */
+	if (up == NULL) {
+		X509 *r = issuing_root(st, cert);
+
+		if (!sk_X509_push(chain, r) || !X509_up_ref(r)) {
+			err = zt_error_set(ZT_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
 	/* An upstream root is published while its intermediate signs or
-	 * is about to. */
-	if (up && strcmp(state, "retired") != 0 && st->nanchors <= CA_MAX) {
+	 * is about to, and once retired until what it signed expires. */
+	if (up && st->nanchors <= CA_MAX) {
 		X509 *r = sk_X509_value(chain, sk_X509_num(chain) - 1);
 
 		X509_up_ref(r);
 		st->anchors[st->nanchors++] = (zt_ca_anchor){ r,
 		    strcmp(state, "active") == 0 ? ZT_CA_ACTIVE :
-		    ZT_CA_PREPARED, 0 };
+		    strcmp(state, "prepared") == 0 ? ZT_CA_PREPARED :
+		    ZT_CA_RETIRED, last };
 	}
 	if (app->public_url) {
 		url_join(&crl_url, app->public_url, "/ca/crl/", kid);
@@ -353,17 +470,79 @@ out:
 	return err;
 }
 
-static json_t *
-active_row(json_t *list)
+/*
+ * The last expiry below a retired root: the latest notAfter of the
+ * certificates signed by the intermediates it issued (ms, 0: none).
+ * Those intermediates stay loaded, and the root published, until then.
+ */
+static int
+root_last_expiry(zt_db *db, X509 *root, json_t *ints, int64_t *last)
 {
-	size_t i;
 	json_t *row;
+	size_t i;
+	int err = ZT_OK;
 
-	json_array_foreach(list, i, row)
-		if (strcmp(json_string_value(json_object_get(row, "state")),
-		    "active") == 0)
-			return row;
-	return NULL;
+	*last = 0;
+	json_array_foreach(ints, i, row) {
+		X509 *x = cert_from_doc(json_object_get(row, "public_jwk"));
+		int64_t t = 0;
+
+		if (x && X509_check_issued(root, x) == X509_V_OK)
+			err = zt_ca_issuer_last_expiry(db, json_string_value(
+			    json_object_get(row, "kid")), &t);
+		X509_free(x);
+		if (err < 0)
+			return err;
+		if (t > *last)
+			*last = t;
+	}
+	return ZT_OK;
+}
+
+/* Our roots: the active one, a prepared one, and the retired ones, each
+ * published in the bundle while it covers a valid certificate. */
+static int
+roots_load(struct api_ca_state *st, zt_db *db, json_t *roots, json_t *ints)
+{
+	int64_t now = zt_now_ms();
+	json_t *row;
+	size_t i;
+	int err;
+
+	json_array_foreach(roots, i, row) {
+		const char *state = json_string_value(json_object_get(row,
+		    "state"));
+		struct root_entry *r = &st->roots[st->nroots];
+		zt_ca_anchor a = { NULL, ZT_CA_ACTIVE, 0 };
+
+		if (st->nroots == CA_MAX || state == NULL)
+			break;
+		if ((r->cert = cert_from_doc(json_object_get(row,
+		    "public_jwk"))) == NULL)
+			continue;
+		snprintf(r->kid, sizeof(r->kid), "%s", json_string_value(
+		    json_object_get(row, "kid")));
+		snprintf(r->state, sizeof(r->state), "%s", state);
+		st->nroots++;
+		if (strcmp(state, "active") == 0) {
+			st->root = r->cert;
+			X509_up_ref(st->root);
+		} else if (strcmp(state, "prepared") == 0) {
+			a.state = ZT_CA_PREPARED;
+		} else {
+			if ((err = root_last_expiry(db, r->cert, ints,
+			    &r->keep_until)) < 0)
+				return err;
+			if (r->keep_until <= now)
+				continue;
+			a = (zt_ca_anchor){ NULL, ZT_CA_RETIRED,
+			    r->keep_until };
+		}
+		a.cert = r->cert;
+		X509_up_ref(a.cert);
+		st->anchors[st->nanchors++] = a;
+	}
+	return ZT_OK;
 }
 
 static int
@@ -378,18 +557,14 @@ ca_load(struct api_ca_state *st, zt_db *db, const zt_master_key *mk,
 	scope_name(scope, sizeof(scope), td, "root");
 	if ((err = zt_keys_list(db, scope, &roots)) < 0)
 		goto out;
-	if ((row = active_row(roots)) == NULL ||
-	    (st->root = cert_from_doc(json_object_get(row, "public_jwk")))
-	    == NULL) {
+	scope_name(scope, sizeof(scope), td, "intermediate");
+	if ((err = zt_keys_list(db, scope, &ints)) < 0 ||
+	    (err = roots_load(st, db, roots, ints)) < 0)
+		goto out;
+	if (st->root == NULL) {
 		err = zt_error_set(ZT_ENOTFOUND, "no CA root for %s", td);
 		goto out;
 	}
-	X509_up_ref(st->root);
-	st->anchors[st->nanchors++] = (zt_ca_anchor){ st->root,
-	    ZT_CA_ACTIVE, 0 };
-	scope_name(scope, sizeof(scope), td, "intermediate");
-	if ((err = zt_keys_list(db, scope, &ints)) < 0)
-		goto out;
 	json_array_foreach(ints, i, row)
 		if ((err = ca_entry_load(st, db, mk, scope, row)) < 0)
 			goto out;
@@ -401,19 +576,84 @@ out:
 	return err;
 }
 
-static int
-bundle_make(struct api_ca_state *st, zt_db *db, const char *td)
+/* The JWT-SVID keys' scope and what the keys module needs to know. */
+static void
+jwt_scope(char *out, size_t n, const char *td)
 {
+	snprintf(out, n, "jwt-svid:%s", td);
+}
+
+static const zt_keys_policy jwt_policy = {
+	.alg = ZT_JOSE_ES256,
+	.max_token_lifetime_s = JWT_MAX_TTL_S,
+};
+
+/*
+ * The keys the bundle publishes now: one "x509-svid" key per root that
+ * is published (prepared, active, retired while it covers a certificate)
+ * and one "jwt-svid" key, with its kid, per JWT-SVID key of the keys
+ * module's scope "jwt-svid:<td>" (prepared, active, retired until every
+ * token it signed expired).  The first JWT-SVID key is made here, so it
+ * is in the bundle before it signs anything.
+ */
+static int
+bundle_keys(json_t **out, struct api_ca_state *st, zt_db *db)
+{
+	const zt_app *app = st->app;
+	char scope[ZT_KEYS_SCOPE_MAX + 1];
+	json_t *doc = NULL, *jwks = NULL, *keys, *k;
+	size_t i;
+	int err;
+
+	jwt_scope(scope, sizeof(scope), app->identity.trust_domain);
+	if ((err = zt_ca_bundle_json(&doc, st->anchors, st->nanchors, 0, 0,
+	    zt_now_ms())) < 0 ||
+	    (err = zt_keys_ensure(db, app->master_key, &system_actor, scope,
+	    &jwt_policy)) < 0 ||
+	    (err = zt_keys_jwks(db, scope, &jwks)) < 0)
+		goto out;
+	keys = json_object_get(doc, "keys");
+	json_array_foreach(json_object_get(jwks, "keys"), i, k) {
+		json_object_set_new(k, "use", json_string("jwt-svid"));
+		json_array_append(keys, k);
+	}
+	*out = json_incref(keys);
+out:
+	json_decref(doc);
+	json_decref(jwks);
+	return err;
+}
+
+/* The bundle as served, into *out (a new reference): made again, with
+ * the next spiffe_sequence, when the keys to publish changed. */
+static int
+bundle_current(json_t **out, struct api_ca_state *st, zt_db *db)
+{
+	json_t *keys = NULL;
 	int64_t seq;
 	int err;
 
-	if ((err = zt_ca_bundle_sequence_next(db, td, &seq)) < 0 ||
-	    (err = zt_ca_bundle_json(&st->bundle, st->anchors, st->nanchors,
-	    seq, BUNDLE_REFRESH_S, zt_now_ms())) < 0 ||
-	    (err = zt_ca_bundle_pem(&st->bundle_pem, st->anchors,
-	    st->nanchors, zt_now_ms())) < 0)
+	if ((err = bundle_keys(&keys, st, db)) < 0)
 		return err;
-	return ZT_OK;
+	pthread_mutex_lock(&st->lock);
+	if (st->bundle == NULL || !json_equal(keys, st->bundle_keys)) {
+		if ((err = zt_ca_bundle_sequence_next(db,
+		    st->app->identity.trust_domain, &seq)) == ZT_OK) {
+			json_decref(st->bundle);
+			json_decref(st->bundle_keys);
+			st->bundle_keys = json_incref(keys);
+			st->bundle = json_pack("{s:O, s:I, s:I}", "keys", keys,
+			    "spiffe_sequence", (json_int_t)seq,
+			    "spiffe_refresh_hint",
+			    (json_int_t)BUNDLE_REFRESH_S);
+		}
+	}
+	if (err == ZT_OK && st->bundle == NULL)
+		err = zt_error_set(ZT_ENOMEM, "out of memory");
+	*out = err == ZT_OK ? json_incref(st->bundle) : NULL;
+	pthread_mutex_unlock(&st->lock);
+	json_decref(keys);
+	return err;
 }
 
 static void
@@ -430,15 +670,19 @@ state_free(struct api_ca_state *st)
 	}
 	for (i = 0; i < st->nanchors; i++)
 		X509_free(st->anchors[i].cert);
+	for (i = 0; i < st->nroots; i++)
+		X509_free(st->roots[i].cert);
 	X509_free(st->root);
 	json_decref(st->bundle);
-	free(st->bundle_pem);
+	json_decref(st->bundle_keys);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
 
 /* A new state loaded from `db`: the CA, its retired predecessors and the
- * bundle.  ZT_ENOTFOUND when the trust domain has no CA yet. */
+ * anchors of the bundle.  ZT_ENOTFOUND when the trust domain has no CA
+ * yet.  The generation is read first, so a change made while this loads
+ * is loaded again at the next check. */
 static int
 state_build(struct api_ca_state **out, const zt_app *app, zt_db *db)
 {
@@ -451,8 +695,8 @@ state_build(struct api_ca_state **out, const zt_app *app, zt_db *db)
 		return zt_error_set(ZT_ENOMEM, "out of memory");
 	pthread_mutex_init(&st->lock, NULL);
 	st->app = app;
-	if ((err = ca_load(st, db, app->master_key, td)) < 0 ||
-	    (err = bundle_make(st, db, td)) < 0) {
+	if ((err = zt_ca_generation(db, td, &st->generation)) < 0 ||
+	    (err = ca_load(st, db, app->master_key, td)) < 0) {
 		state_free(st);
 		return err;
 	}
@@ -460,22 +704,42 @@ state_build(struct api_ca_state **out, const zt_app *app, zt_db *db)
 	return ZT_OK;
 }
 
-/* Loads the CA again after a change made here; the old state lives on
- * (st->prev) until the server stops, since workers may be using it.
- * XXX: other nodes sharing the database see a rotation or an import only
- * at their next start (docs/ca.md, "Shortcomings"). */
+/*
+ * Loads the CA again: after a change made here (`bump`: the generation
+ * is incremented first, so other nodes load it too), or when another
+ * node moved the generation to `gen`.  The old state lives on (st->prev)
+ * until the server stops, since workers may be using it.
+ */
 static int
-state_reload(zt_app *app, zt_db *db)
+state_reload(zt_app *app, zt_db *db, bool bump, int64_t gen)
 {
 	static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
-	struct api_ca_state *st;
-	int err;
+	struct api_ca_state *st, *cur;
+	int err = ZT_OK;
 
 	pthread_mutex_lock(&reload_lock);
+	cur = __atomic_load_n(&app->ca, __ATOMIC_ACQUIRE);
+	if (!bump && cur != NULL && cur->generation == gen)
+		goto out;	/* another worker loaded it already */
+	if (bump && (err = zt_ca_generation_bump(db,
+	    app->identity.trust_domain)) < 0)
+		goto out;
 	if ((err = state_build(&st, app, db)) == ZT_OK) {
-		st->prev = app->ca;
+		st->prev = cur;
+		if (cur != NULL) {
+			/* The same keys keep the same sequence number. */
+			pthread_mutex_lock(&cur->lock);
+			st->bundle = json_incref(cur->bundle);
+			st->bundle_keys = json_incref(cur->bundle_keys);
+			pthread_mutex_unlock(&cur->lock);
+		}
 		__atomic_store_n(&app->ca, st, __ATOMIC_RELEASE);
+		log_info("CA loaded", ZS("trust_domain",
+		    app->identity.trust_domain), ZS("key_id",
+		    zt_ca_key_id(st->active)), ZI("generation",
+		    st->generation));
 	}
+out:
 	pthread_mutex_unlock(&reload_lock);
 	return err;
 }
@@ -500,7 +764,7 @@ ca_first_use(zt_app *app, zt_db *db)
 		goto out;
 	err = state_build(&st, app, db);
 	if (err == ZT_ENOTFOUND) {
-		if ((err = ca_create(db, app->master_key, td)) == ZT_OK ||
+		if ((err = ca_create(db, app, td)) == ZT_OK ||
 		    err == ZT_EEXISTS)
 			err = state_build(&st, app, db);
 	}
@@ -516,6 +780,14 @@ out:
 	return err;
 }
 
+/*
+ * --ca-key-uri: opens the intermediate key in its PKCS#11 token.  With a
+ * CA in the database whose intermediates do not include that key, it is
+ * stored as the prepared intermediate, signed by the active root, and
+ * `ztiam ca rotate` activates it.
+ */
+static int token_open(zt_app *app, zt_db *db);
+
 /* At start: loads the CA when the database has one (a key that does not
  * open, for instance under the wrong master key, stops the start). */
 int
@@ -527,6 +799,12 @@ zt_api_ca_start(zt_app *app)
 
 	if ((err = zt_db_open(&db, app->db_url)) < 0)
 		return err;
+	/* A token that does not open stops the start, whatever the
+	 * reason: the CA must not be made without its key. */
+	if (app->ca_key_uri && (err = token_open(app, db)) < 0) {
+		zt_db_close(db);
+		return err;
+	}
 	err = state_build(&st, app, db);
 	zt_db_close(db);
 	if (err == ZT_ENOTFOUND) {
@@ -548,6 +826,8 @@ zt_api_ca_stop(zt_app *app)
 	if (app->ca)
 		state_free(app->ca);
 	app->ca = NULL;
+	EVP_PKEY_free(token_key);
+	token_key = NULL;
 }
 
 /* ---- the gate --------------------------------------------------------------- */
@@ -700,31 +980,72 @@ out:
 	json_decref(ident);
 }
 
+/* The audit actor of a CA request: the token's, "svid:<SPIFFE ID>" or
+ * the ACME account.  `buf` holds the name. */
+static zt_actor
+caller_actor(zt_req *req, const api_ca_caller *who, const char *tenant,
+    char *buf, size_t n)
+{
+	if (who->via == API_CA_SVID) {
+		snprintf(buf, n, "svid:%s", who->spiffe_id);
+		return (zt_actor){ buf, tenant, zt_req_id(req) };
+	}
+	if (who->via == API_CA_ACME)
+		return (zt_actor){ who->acme_account, tenant, zt_req_id(req) };
+	return api_actor(req);
+}
+
+static const char *const via_names[] = { "token", "svid", "acme" };
+
 int
 api_ca_issue(zt_ca_issued *out, zt_req *req, const api_ca_caller *who,
     zt_ca_request *r, const uint8_t *csr, size_t len)
 {
-	static const char *const via[] = { "token", "svid", "acme" };
 	struct gate_ctx g = { req, who };
-	zt_actor actor = api_actor(req);
 	zt_ca *ca = api_ca(req);
-	char svid_actor[300];
+	char buf[300];
+	zt_actor actor;
 	int err;
 
 	if (ca == NULL)
 		return zt_error_set(ZT_EUNAVAIL, "this server has no CA");
-	if (who->via == API_CA_SVID) {
-		snprintf(svid_actor, sizeof(svid_actor), "svid:%s",
-		    who->spiffe_id);
-		actor = (zt_actor){ svid_actor, r->tenant, zt_req_id(req) };
-	} else if (who->via == API_CA_ACME) {
-		actor = (zt_actor){ who->acme_account, r->tenant,
-		    zt_req_id(req) };
-	}
+	actor = caller_actor(req, who, r->tenant, buf, sizeof(buf));
 	r->caller = &actor;
-	r->via = via[who->via];
+	r->via = via_names[who->via];
 	tl_gate = &g;
 	err = zt_ca_issue(out, ca, api_db(req), r, csr, len);
+	tl_gate = NULL;
+	r->caller = NULL;
+	return err;
+}
+
+/* A JWT-SVID for `r` (profile svid) with the audiences `aud`, signed by
+ * the active key of the scope "jwt-svid:<td>", after the same gate as an
+ * X.509-SVID.  Audited like zt_ca_jwt_svid; free() *token. */
+static int
+api_ca_jwt(char **token, zt_req *req, const api_ca_caller *who,
+    zt_ca_request *r, const char *const *aud, size_t naud)
+{
+	zt_app *app = zt_req_app(req);
+	struct gate_ctx g = { req, who };
+	char scope[ZT_KEYS_SCOPE_MAX + 1], buf[300];
+	zt_jose_signer *signer;
+	zt_ca *ca = api_ca(req);
+	zt_actor actor;
+	int err;
+
+	*token = NULL;
+	if (ca == NULL)
+		return zt_error_set(ZT_EUNAVAIL, "this server has no CA");
+	jwt_scope(scope, sizeof(scope), app->identity.trust_domain);
+	if ((err = zt_keys_signer(&signer, api_db(req), app->master_key,
+	    scope, &jwt_policy)) < 0)
+		return err;
+	actor = caller_actor(req, who, r->tenant, buf, sizeof(buf));
+	r->caller = &actor;
+	r->via = via_names[who->via];
+	tl_gate = &g;
+	err = zt_ca_jwt_svid(token, ca, api_db(req), r, signer, aud, naud);
 	tl_gate = NULL;
 	r->caller = NULL;
 	return err;
@@ -733,16 +1054,17 @@ api_ca_issue(zt_ca_issued *out, zt_req *req, const api_ca_caller *who,
 /* ---- issuing ---------------------------------------------------------------- */
 
 /* Appends a cert.refuse record for a refusal made before the library
- * saw the request (the identity does not resolve for this caller). */
+ * saw the request, by `who` (the identity does not resolve for this
+ * caller, or its SVID is not current). */
 static void
-audit_refusal(zt_req *req, const char *tenant, const char *what,
-    const char *reason)
+audit_refusal_by(zt_req *req, const api_ca_caller *who, const char *tenant,
+    const char *what, const char *reason)
 {
-	zt_actor actor = api_actor(req);
+	char buf[300], target[300];
+	zt_actor actor = caller_actor(req, who, tenant, buf, sizeof(buf));
 	zt_db *db = api_db(req);
 	json_t *after = json_pack("{s:s, s:s}", "reason", reason, "via",
-	    "token");
-	char target[300];
+	    via_names[who->via]);
 
 	snprintf(target, sizeof(target), "identity:%s", what ? what : "");
 	if (zt_db_begin(db) == ZT_OK) {
@@ -754,6 +1076,15 @@ audit_refusal(zt_req *req, const char *tenant, const char *what,
 			zt_db_rollback(db);
 	}
 	json_decref(after);
+}
+
+static void
+audit_refusal(zt_req *req, const char *tenant, const char *what,
+    const char *reason)
+{
+	static const api_ca_caller token = { .via = API_CA_TOKEN };
+
+	audit_refusal_by(req, &token, tenant, what, reason);
 }
 
 /* Copies a JSON array of strings into names[]; false when it is not one
@@ -1043,6 +1374,108 @@ out:
 	json_decref(body);
 }
 
+/*
+ * POST /v1/tenants/{tenant}/identities/{id}/jwt-svids: a JWT-SVID for the
+ * identity's SPIFFE ID, {"audience": [...], "ttl": s}.  The caller is an
+ * API token with the identity in its scope or, when the request carries
+ * no token, the workload itself presenting its current X.509-SVID over
+ * mutual TLS (the gate then allows its own SPIFFE ID only).  The route is
+ * public for the second case and authenticates a token itself.
+ */
+static void
+jwt_issue(zt_req *req)
+{
+	const char *tenant = zt_req_param(req, "tenant");
+	const char *id = zt_req_param(req, "id");
+	const char *aud[ZT_CA_NAMES_MAX];
+	X509 *peer = zt_req_peer_cert(req);
+	api_ca_caller who = { .via = API_CA_TOKEN };
+	zt_ca_request r = { .profile = ZT_CA_SVID };
+	json_t *body = NULL, *jaud = NULL, *ident = NULL;
+	char sidbuf[2048], why[160], *token = NULL;
+	size_t naud = 0;
+	int64_t ttl = 0;
+	zt_actor actor;
+	zt_id_ctx cx;
+	int err;
+
+	if (zt_req_header(req, "Authorization") == NULL && peer != NULL) {
+		/* The workload: its SVID must be current, and the gate
+		 * holds it to its own SPIFFE ID. */
+		if ((who.spiffe_id = cert_spiffe_id(peer, sidbuf,
+		    sizeof(sidbuf))) == NULL) {
+			zt_reply_problem(req, 401, "unauthorized", "the client "
+			    "certificate is not an X.509-SVID");
+			return;
+		}
+		if (api_ca(req) == NULL) {
+			zt_reply_error(req, zt_error_set(ZT_EUNAVAIL, "no CA"));
+			return;
+		}
+		who.via = API_CA_SVID;
+		if ((err = peer_current(req, peer)) < 0) {
+			snprintf(why, sizeof(why), "%s", zt_error_msg());
+			audit_refusal_by(req, &who, tenant, id, why);
+			zt_reply_error(req, zt_error_set(err, "%s", why));
+			return;
+		}
+	} else if (!zt_api_auth(req)) {
+		return;
+	} else if (!tenant_visible(req, tenant)) {
+		audit_refusal(req, api_principal(req)->tenant, NULL, "the "
+		    "tenant is not in the caller's scope");
+		return;
+	}
+	if ((body = api_body(req, (zt_json_field[]){
+	    { "audience", ZT_J_ARRAY, false, &jaud, NULL },
+	    { "ttl", ZT_J_INT, false, &ttl, NULL },
+	}, 2)) == NULL)
+		return;
+	if (!string_list(jaud, aud, &naud)) {
+		zt_reply_problem(req, 400, "invalid_request", "audience is an "
+		    "array of 1 to 8 strings");
+		goto out;
+	}
+
+	/* A token sees the identity through its scope; the workload's
+	 * request is judged by the gate alone. */
+	r.tenant = tenant;
+	r.identity_id = id;
+	r.ttl = ttl;
+	if (who.via == API_CA_SVID) {
+		r.spiffe_id = who.spiffe_id;
+	} else {
+		api_idctx(req, &cx, &actor);
+		if ((err = zt_identity_get(&ident, &cx, tenant, id)) ==
+		    ZT_ENOTFOUND) {
+			audit_refusal(req, tenant, id, "the identity is not "
+			    "found in the caller's scope");
+			zt_reply_problem(req, 404, "not_found", "identity %s "
+			    "is not found", id);
+			goto out;
+		}
+		if (err < 0) {
+			zt_reply_error(req, err);
+			goto out;
+		}
+		r.spiffe_id = json_string_value(json_object_get(ident,
+		    "spiffe_id"));
+	}
+	if ((err = api_ca_jwt(&token, req, &who, &r, aud, naud)) < 0)
+		zt_reply_error(req, err);
+	else
+		zt_reply_json(req, 201, json_pack("{s:s, s:s, s:O}",
+		    "token", token, "spiffe_id", r.spiffe_id, "audience",
+		    jaud));
+	if (token) {
+		zt_wipe(token, strlen(token));
+		free(token);
+	}
+out:
+	json_decref(ident);
+	json_decref(body);
+}
+
 /* ---- revocation and inventory ------------------------------------------------ */
 
 static void
@@ -1199,7 +1632,8 @@ ca_show(zt_req *req)
 {
 	struct api_ca_state *st = state_of(req);
 	zt_app *app = zt_req_app(req);
-	json_t *doc, *cas;
+	json_t *doc, *cas, *roots;
+	char *bundle = NULL;
 	size_t i;
 
 	if (!api_principal(req)->system) {
@@ -1224,11 +1658,32 @@ ca_show(zt_req *req)
 		    "certificate", pem));
 		free(pem);
 	}
-	doc = json_pack("{s:s, s:s, s:o, s:s}",
+	roots = json_array();
+	for (i = 0; i < st->nroots; i++) {
+		char na[32], ku[32] = "";
+
+		zt_time_format(na, asn1_ms(X509_get0_notAfter(
+		    st->roots[i].cert)));
+		if (st->roots[i].keep_until > 0)
+			zt_time_format(ku, st->roots[i].keep_until);
+		json_array_append_new(roots, json_pack("{s:s, s:s, s:s, s:s?}",
+		    "key_id", st->roots[i].kid, "state", st->roots[i].state,
+		    "not_after", na, "published_until", ku[0] ? ku : NULL));
+	}
+	if (zt_ca_bundle_pem(&bundle, st->anchors, st->nanchors,
+	    zt_now_ms()) < 0) {
+		json_decref(cas);
+		json_decref(roots);
+		zt_reply_error(req, zt_error_code());
+		return;
+	}
+	doc = json_pack("{s:s, s:s, s:o, s:o, s:s}",
 	    "trust_domain", app->identity.trust_domain,
 	    "active_key_id", zt_ca_key_id(st->active),
 	    "intermediates", cas,
-	    "bundle_pem", st->bundle_pem);
+	    "roots", roots,
+	    "bundle_pem", bundle);
+	free(bundle);
 	zt_reply_json(req, 200, doc);
 }
 
@@ -1269,47 +1724,101 @@ intermediates(json_t **list, json_t **prepared, zt_db *db, const char *td)
 	return ZT_OK;
 }
 
-/* A new intermediate signed by our root, stored prepared. */
+/* Appends "-" and 4 bytes of the SHA-256 of `root`'s DER to `kid`. */
 static int
-prepare_intermediate(zt_db *db, const zt_app *app, const char *td,
-    char kid[ZT_CA_KEY_ID_MAX + 1])
+kid_with_root(char kid[ZT_CA_KEY_ID_MAX + 1], X509 *root)
+{
+	uint8_t hash[ZT_SHA256_LEN];
+	unsigned char *der = NULL;
+	size_t n = strlen(kid);
+	int len;
+
+	if ((len = i2d_X509(root, &der)) <= 0 || n + 10 > ZT_CA_KEY_ID_MAX)
+		return zt_error_set(ZT_ERR, "cannot name the CA key");
+	zt_sha256(hash, der, (size_t)len);
+	OPENSSL_free(der);
+	kid[n] = '-';
+	zt_hex_encode(kid + n + 1, hash, 4);
+	return ZT_OK;
+}
+
+/* The root of `state` ("active", "prepared"): its certificate and its
+ * key, opened from the database. */
+static int
+root_open(X509 **cert, EVP_PKEY **key, zt_db *db, const zt_app *app,
+    const char *td, const char *state)
 {
 	char scope[ZT_KEYS_SCOPE_MAX + 1];
 	zt_buf der = ZT_BUF_INIT(16384);
-	json_t *roots = NULL, *row;
-	EVP_PKEY *rk = NULL, *ik = NULL;
-	X509 *root = NULL, *inter = NULL;
+	json_t *roots = NULL, *row, *r;
+	size_t i;
 	int err;
 
+	*cert = NULL;
+	*key = NULL;
 	scope_name(scope, sizeof(scope), td, "root");
 	if ((err = zt_keys_list(db, scope, &roots)) < 0)
-		goto out;
-	if ((row = active_row(roots)) == NULL ||
-	    (root = cert_from_doc(json_object_get(row, "public_jwk"))) ==
-	    NULL) {
-		err = zt_error_set(ZT_ENOTFOUND, "no CA root");
+		return err;
+	row = NULL;
+	json_array_foreach(roots, i, r)
+		if (strcmp(json_string_value(json_object_get(r, "state")),
+		    state) == 0)
+			row = r;
+	if (row == NULL || (*cert = cert_from_doc(json_object_get(row,
+	    "public_jwk"))) == NULL) {
+		err = zt_error_set(ZT_ENOTFOUND, "no %s CA root", state);
 		goto out;
 	}
 	if ((err = zt_keys_load_sealed(&der, db, app->master_key, scope,
 	    json_string_value(json_object_get(row, "kid")))) < 0)
 		goto out;
-	if ((rk = key_from_pkcs8(&der)) == NULL) {
+	if ((*key = key_from_pkcs8(&der)) == NULL)
 		err = zt_error_set(ZT_ERR, "the root key does not load");
-		goto out;
-	}
-	scope_name(scope, sizeof(scope), td, "intermediate");
-	if ((err = zt_ca_key_generate(&ik, ZT_CA_KEY_P256)) < 0 ||
-	    (err = zt_ca_intermediate_create(&inter, root, rk, ik, td,
-	    INTERMEDIATE_TTL_S, false)) < 0 ||
-	    (err = key_kid(kid, ik)) < 0)
-		goto out;
-	err = ca_key_store(db, app->master_key, scope, kid, "prepared", ik,
-	    inter, NULL);
 out:
+	if (err < 0) {
+		X509_free(*cert);
+		*cert = NULL;
+	}
 	if (der.data)
 		zt_wipe(der.data, der.len);
 	zt_buf_free(&der);
 	json_decref(roots);
+	return err;
+}
+
+/* A new intermediate signed by the root of `root_state`, stored
+ * prepared.  Its key is `ik` when given (a token's, named by `uri`),
+ * else made here. */
+static int
+prepare_intermediate(zt_db *db, const zt_app *app, const char *td,
+    const char *root_state, EVP_PKEY *ik, const char *uri,
+    char kid[ZT_CA_KEY_ID_MAX + 1])
+{
+	char scope[ZT_KEYS_SCOPE_MAX + 1];
+	EVP_PKEY *rk = NULL;
+	X509 *root = NULL, *inter = NULL;
+	int err;
+
+	if (ik == NULL)
+		uri = NULL;
+	else if (!EVP_PKEY_up_ref(ik))
+		return zt_error_set(ZT_ENOMEM, "out of memory");
+	if ((err = root_open(&root, &rk, db, app, td, root_state)) < 0)
+		goto out;
+	scope_name(scope, sizeof(scope), td, "intermediate");
+	if ((ik == NULL && (err = zt_ca_key_generate(&ik,
+	    ZT_CA_KEY_P256)) < 0) ||
+	    (err = zt_ca_intermediate_create(&inter, root, rk, ik, td,
+	    INTERMEDIATE_TTL_S, false)) < 0 ||
+	    (err = key_kid(kid, ik)) < 0)
+		goto out;
+	/* A token's key gets a certificate per root: its kid names the
+	 * root too, so the rows stay apart. */
+	if (uri && (err = kid_with_root(kid, root)) < 0)
+		goto out;
+	err = ca_key_store(db, app->master_key, scope, kid, "prepared", ik,
+	    inter, NULL, uri);
+out:
 	EVP_PKEY_free(rk);
 	EVP_PKEY_free(ik);
 	X509_free(root);
@@ -1317,30 +1826,151 @@ out:
 	return err;
 }
 
+/* Activates the prepared key of `role` ("root", "intermediate") and
+ * retires the active one. */
+static int
+activate(zt_db *db, const zt_app *app, const zt_actor *actor,
+    const char *td, const char *role)
+{
+	zt_keys_policy pol = { .alg = ZT_JOSE_ES256,
+	    .max_token_lifetime_s = INTERMEDIATE_TTL_S };
+	char scope[ZT_KEYS_SCOPE_MAX + 1];
+
+	scope_name(scope, sizeof(scope), td, role);
+	return zt_keys_rotate(db, app->master_key, actor, scope, &pol, NULL);
+}
+
+/* The row of `list` in `state` whose certificate `root` issued. */
+static json_t *
+row_under(json_t *list, const char *state, X509 *root)
+{
+	json_t *row, *found = NULL;
+	size_t i;
+
+	json_array_foreach(list, i, row) {
+		X509 *x;
+
+		if (strcmp(json_string_value(json_object_get(row, "state")),
+		    state) != 0)
+			continue;
+		x = cert_from_doc(json_object_get(row, "public_jwk"));
+		if (x && X509_check_issued(root, x) == X509_V_OK)
+			found = row;
+		X509_free(x);
+	}
+	return found;
+}
+
 /*
- * POST /v1/ca/rotate: one step of an intermediate rotation.  Without a
- * prepared intermediate, makes one (signed by the root; not signing yet,
- * its CRL already served); with one, activates it and retires the active
- * one, which stays loaded until its last certificate expires.  Relying
- * parties trust the root, so the bundle does not change, except when an
- * upstream-signed intermediate brings its own root: that root is in the
- * bundle from the import on (prepared), before the intermediate signs.
+ * One step of a root rotation.  Without a prepared root: makes one,
+ * self-signed, stored prepared: published in the bundle (JWKS and PEM)
+ * but signing nothing, so relying parties have it before anything below
+ * it is used.  With one: a new intermediate signed by it is made and
+ * activated, then the new root; the old root is retired and stays in
+ * the bundle until the last certificate below it expires, its
+ * intermediate loaded (retired) for OCSP, CRLs and renewals.  The second
+ * step is three transactions; run again after a failure, it goes on from
+ * where it stopped (an intermediate under the new root already prepared
+ * or active is used, not made again).
+ */
+static int
+rotate_root(zt_req *req, const char **step, char kid[ZT_CA_KEY_ID_MAX + 1])
+{
+	zt_app *app = zt_req_app(req);
+	const char *td = app->identity.trust_domain;
+	char scope[ZT_KEYS_SCOPE_MAX + 1];
+	zt_actor actor = api_actor(req);
+	json_t *list = NULL, *prepared, *row;
+	EVP_PKEY *rk = NULL;
+	X509 *root = NULL, *x = NULL;
+	int err;
+
+	if ((err = intermediates(&list, &prepared, api_db(req), td)) < 0)
+		goto out;
+	err = root_open(&x, &rk, api_db(req), app, td, "prepared");
+	if (err == ZT_ENOTFOUND) {
+		EVP_PKEY_free(rk);
+		rk = NULL;
+		if (prepared) {
+			err = zt_error_set(ZT_ECONFLICT, "an intermediate is "
+			    "prepared; finish that rotation first (ztiam ca "
+			    "rotate)");
+			goto out;
+		}
+		*step = "root prepared";
+		scope_name(scope, sizeof(scope), td, "root");
+		if ((err = zt_ca_key_generate(&rk, ZT_CA_KEY_P256)) < 0 ||
+		    (err = zt_ca_root_create(&root, rk, td, ROOT_TTL_S)) < 0 ||
+		    (err = key_kid(kid, rk)) < 0)
+			goto out;
+		err = ca_key_store(api_db(req), app->master_key, scope, kid,
+		    "prepared", rk, root, NULL, NULL);
+		goto out;
+	}
+	if (err < 0)
+		goto out;
+	*step = "root activated";
+	if (prepared && prepared != row_under(list, "prepared", x)) {
+		err = zt_error_set(ZT_ECONFLICT, "an intermediate is prepared; "
+		    "finish that rotation first (ztiam ca rotate)");
+		goto out;
+	}
+	if ((row = prepared ? prepared : row_under(list, "active", x))) {
+		/* Resuming: the intermediate under the new root exists. */
+		snprintf(kid, ZT_CA_KEY_ID_MAX + 1, "%s", json_string_value(
+		    json_object_get(row, "kid")));
+	} else if ((err = prepare_intermediate(api_db(req), app, td,
+	    "prepared", token_key, app->ca_key_uri, kid)) < 0) {
+		/* The token's key, when the server signs with one, goes on
+		 * signing under the new root. */
+		goto out;
+	}
+	if ((row == NULL || prepared) && (err = activate(api_db(req), app,
+	    &actor, td, "intermediate")) < 0)
+		goto out;
+	err = activate(api_db(req), app, &actor, td, "root");
+out:
+	json_decref(list);
+	EVP_PKEY_free(rk);
+	X509_free(root);
+	X509_free(x);
+	return err;
+}
+
+/*
+ * POST /v1/ca/rotate: one step of an intermediate rotation, or of a root
+ * rotation with {"root": true}.  Without a prepared intermediate, makes
+ * one (signed by the root; not signing yet, its CRL already served);
+ * with one, activates it and retires the active one, which stays loaded
+ * until its last certificate expires.  Relying parties trust the root,
+ * so the bundle does not change, except when an upstream-signed
+ * intermediate brings its own root: that root is in the bundle from the
+ * import on (prepared), before the intermediate signs.
  */
 static void
 ca_rotate(zt_req *req)
 {
 	zt_app *app = zt_req_app(req);
 	const char *td = app->identity.trust_domain;
-	zt_keys_policy pol = { .alg = ZT_JOSE_ES256,
-	    .max_token_lifetime_s = INTERMEDIATE_TTL_S };
-	char kid[ZT_CA_KEY_ID_MAX + 1] = "", scope[ZT_KEYS_SCOPE_MAX + 1];
+	char kid[ZT_CA_KEY_ID_MAX + 1] = "";
 	zt_actor actor = api_actor(req);
-	json_t *list = NULL, *prepared;
+	json_t *list = NULL, *prepared, *body = NULL;
 	const char *step = "";
+	bool root = false;
+	size_t n = 0;
 	int err;
 
 	if (!ca_admin(req))
 		return;
+	if (zt_req_body(req, &n) != NULL && n > 0 && (body = api_body(req,
+	    (zt_json_field[]){
+	    { "root", ZT_J_BOOL, false, &root, NULL },
+	}, 1)) == NULL)
+		return;
+	if (root) {
+		err = rotate_root(req, &step, kid);
+		goto reload;
+	}
 	if ((err = intermediates(&list, &prepared, api_db(req), td)) < 0)
 		goto out;
 	if (prepared && json_object_get(json_object_get(prepared,
@@ -1352,22 +1982,72 @@ ca_rotate(zt_req *req)
 	if (prepared) {
 		snprintf(kid, sizeof(kid), "%s", json_string_value(
 		    json_object_get(prepared, "kid")));
-		scope_name(scope, sizeof(scope), td, "intermediate");
-		err = zt_keys_rotate(api_db(req), app->master_key, &actor,
-		    scope, &pol, NULL);
+		err = activate(api_db(req), app, &actor, td, "intermediate");
 		step = "activated";
+	} else if (token_key != NULL) {
+		/* A new sealed key would take signing out of the token. */
+		err = zt_error_set(ZT_ECONFLICT, "the intermediate key is in a "
+		    "PKCS#11 token: make a new key there and restart with "
+		    "its --ca-key-uri; it joins as the prepared intermediate");
 	} else {
-		err = prepare_intermediate(api_db(req), app, td, kid);
+		err = prepare_intermediate(api_db(req), app, td, "active",
+		    NULL, NULL, kid);
 		step = "prepared";
 	}
+reload:
 	if (err == ZT_OK)
-		err = state_reload(app, api_db(req));
+		err = state_reload(app, api_db(req), true, 0);
 	if (err == ZT_OK)
 		log_info("CA rotation", ZS("step", step), ZS("key_id", kid));
 out:
 	json_decref(list);
+	json_decref(body);
 	api_reply_result(req, err, 200, err ? NULL : json_pack("{s:s, s:s}",
 	    "step", step, "key_id", kid));
+}
+
+/*
+ * --ca-key-uri: the intermediate key in a PKCS#11 token, opened once at
+ * start.  A CA that does not know the key yet gets it as its prepared
+ * intermediate, signed by the active root (`ztiam ca rotate` activates
+ * it); a database without a CA makes it the first intermediate.
+ */
+static int
+token_open(zt_app *app, zt_db *db)
+{
+	const char *td = app->identity.trust_domain;
+	char kid[ZT_CA_KEY_ID_MAX + 1];
+	json_t *list = NULL, *prepared, *row;
+	bool known = false;
+	size_t i;
+	int err;
+
+	if ((err = zt_keys_pkcs11_load(&token_key, app->ca_pkcs11_module,
+	    app->ca_key_uri, app->ca_key_pin)) < 0 ||
+	    (err = key_kid(token_kid, token_key)) < 0)
+		return err;
+	log_info("CA key opened in its PKCS#11 token", ZS("uri",
+	    app->ca_key_uri), ZS("key_id", token_kid));
+	if ((err = intermediates(&list, &prepared, db, td)) < 0)
+		goto out;
+	json_array_foreach(list, i, row)
+		known |= token_holds(json_object_get(row, "public_jwk"));
+	if (known || json_array_size(list) == 0)
+		goto out;
+	if (prepared) {
+		err = zt_error_set(ZT_ECONFLICT, "the CA has a prepared "
+		    "intermediate: activate it (ztiam ca rotate) before "
+		    "starting with a new --ca-key-uri");
+		goto out;
+	}
+	if ((err = prepare_intermediate(db, app, td, "active", token_key,
+	    app->ca_key_uri, kid)) == ZT_OK &&
+	    (err = zt_ca_generation_bump(db, td)) == ZT_OK)
+		log_info("the token's key is the prepared intermediate: "
+		    "ztiam ca rotate activates it", ZS("key_id", kid));
+out:
+	json_decref(list);
+	return err;
 }
 
 /* POST /v1/ca/csr: a new intermediate key, kept prepared, and the
@@ -1415,7 +2095,7 @@ ca_csr(zt_req *req)
 	}
 	scope_name(scope, sizeof(scope), td, "intermediate");
 	err = ca_key_store(api_db(req), app->master_key, scope, kid,
-	    "prepared", key, NULL, pem);
+	    "prepared", key, NULL, pem, NULL);
 out:
 	api_reply_result(req, err, 201, err ? NULL : json_pack("{s:s, s:s}",
 	    "key_id", kid, "csr", pem));
@@ -1494,7 +2174,7 @@ ca_import(zt_req *req)
 	}
 	if ((err = zt_keys_set_public(api_db(req), &actor, scope, kid,
 	    text)) == ZT_OK)
-		err = state_reload(app, api_db(req));
+		err = state_reload(app, api_db(req), true, 0);
 out:
 	api_reply_result(req, err, 200, err ? NULL : json_pack("{s:s, s:s}",
 	    "key_id", kid, "state", "prepared"));
@@ -1528,19 +2208,32 @@ static void
 bundle_json(zt_req *req)
 {
 	struct api_ca_state *st = public_state(req);
+	json_t *doc;
+	int err;
 
-	if (st)
-		zt_reply_json(req, 200, json_incref(st->bundle));
+	if (st == NULL)
+		return;
+	if ((err = bundle_current(&doc, st, api_db(req))) < 0)
+		zt_reply_error(req, err);
+	else
+		zt_reply_json(req, 200, doc);
 }
 
 static void
 bundle_pem(zt_req *req)
 {
 	struct api_ca_state *st = public_state(req);
+	char *pem = NULL;
 
-	if (st)
-		zt_reply(req, 200, "application/x-pem-file", st->bundle_pem,
-		    strlen(st->bundle_pem));
+	if (st == NULL)
+		return;
+	if (zt_ca_bundle_pem(&pem, st->anchors, st->nanchors,
+	    zt_now_ms()) < 0) {
+		zt_reply_error(req, zt_error_code());
+		return;
+	}
+	zt_reply(req, 200, "application/x-pem-file", pem, strlen(pem));
+	free(pem);
 }
 
 /* The revocation epoch as this worker knows it: read from the database
@@ -1563,10 +2256,11 @@ epoch_now(struct api_ca_state *st, zt_db *db, int64_t *epoch)
 	return ZT_OK;
 }
 
+/* Serves the CRL of `e`, an entry of `st` (whose lock guards its cache:
+ * the state the entry came from, even if a reload replaced it since). */
 static void
-crl_serve(zt_req *req, struct ca_entry *e)
+crl_serve(zt_req *req, struct api_ca_state *st, struct ca_entry *e)
 {
-	struct api_ca_state *st = state_of(req);
 	int64_t epoch, now = zt_now_ms();
 	uint8_t *der = NULL;
 	size_t len = 0;
@@ -1604,7 +2298,7 @@ crl_active(zt_req *req)
 		return;
 	for (i = 0; i < st->ncas; i++)
 		if (st->cas[i].ca == st->active)
-			crl_serve(req, &st->cas[i]);
+			crl_serve(req, st, &st->cas[i]);
 }
 
 static void
@@ -1618,7 +2312,7 @@ crl_by_key(zt_req *req)
 		return;
 	for (i = 0; i < st->ncas; i++)
 		if (strcmp(zt_ca_key_id(st->cas[i].ca), kid) == 0) {
-			crl_serve(req, &st->cas[i]);
+			crl_serve(req, st, &st->cas[i]);
 			return;
 		}
 	zt_reply_problem(req, 404, "not_found", "no CA key %s", kid);
@@ -1710,6 +2404,8 @@ api_ca_routes(zt_http *srv)
 	};
 	static const struct api_route public[] = {
 		{ ZT_POST, "/v1/certificates/renew", cert_renew, "cert.renew" },
+		{ ZT_POST, "/v1/tenants/{tenant}/identities/{id}/jwt-svids",
+		  jwt_issue, "jwt_svid.issue" },
 		{ ZT_GET, "/ca/bundle", bundle_json, "ca.bundle" },
 		{ ZT_GET, "/ca/bundle.pem", bundle_pem, "ca.bundle_pem" },
 		{ ZT_GET, "/ca/crl", crl_active, "ca.crl" },

@@ -39,9 +39,8 @@ base_url(char *out, size_t size, zt_req *req)
 	snprintf(out, size, "%.*s", (int)n, u);
 }
 
-/* Finds the issuer of the path; replies 404 (or 500) when there is none. */
-static bool
-issuer_of(zt_issuer *iss, zt_req *req)
+bool
+api_issuer_of(zt_issuer *iss, zt_req *req)
 {
 	char base[ZT_PUBLIC_URL_MAX + 1];
 	int err;
@@ -77,7 +76,7 @@ discovery(zt_req *req, bool openid)
 	size_t len = 0;
 	int err;
 
-	if (!issuer_of(&iss, req))
+	if (!api_issuer_of(&iss, req))
 		return;
 	/* Where dynamic registration is on, the document names its
 	 * endpoint (api/oauth_grants.c); that one is not cached. */
@@ -121,7 +120,7 @@ jwks(zt_req *req)
 	size_t len = 0;
 	int err;
 
-	if (!issuer_of(&iss, req))
+	if (!api_issuer_of(&iss, req))
 		return;
 	err = zt_issuer_jwks_text(&text, &len, api_db(req), app->master_key,
 	    &iss);
@@ -130,30 +129,32 @@ jwks(zt_req *req)
 
 /* ---- the POST endpoints ------------------------------------------------ */
 
-static void
-no_store(zt_req *req)
+void
+api_no_store(zt_req *req)
 {
 	zt_reply_header(req, "Cache-Control", "no-store");
 	zt_reply_header(req, "Pragma", "no-cache");
 }
 
-static void
-reply_oauth_error(zt_req *req, const zt_oauth_error *e, const char *realm)
+void
+api_oauth_error(zt_req *req, const zt_oauth_error *e, const char *realm)
 {
 	char challenge[ZT_ISSUER_URL_MAX + 32];
 
-	no_store(req);
+	api_no_store(req);
 	if (e->challenge) {
 		snprintf(challenge, sizeof(challenge), "Basic realm=\"%s\"",
 		    realm);
 		zt_reply_header(req, "WWW-Authenticate", challenge);
+	} else if (e->status == 401) {
+		zt_reply_header(req, "WWW-Authenticate", "Bearer");
 	}
 	zt_reply_json(req, e->status, json_pack("{s:s, s:s}", "error",
 	    e->error, "error_description", e->description));
 }
 
-static bool
-form_content_type(const char *ct)
+bool
+api_form_content_type(const char *ct)
 {
 	static const char want[] = "application/x-www-form-urlencoded";
 	size_t n = sizeof(want) - 1;
@@ -165,9 +166,6 @@ form_content_type(const char *ct)
 		ct++;
 	return *ct == '\0' || *ct == ';';
 }
-
-typedef int (*oauth_fn)(json_t **out, const zt_oauth_req *r,
-    const zt_form *f, zt_oauth_error *e);
 
 /*
  * Group commit of issued tokens' audit records.  Every token is audited
@@ -199,9 +197,6 @@ struct batch {
 
 static _Thread_local struct batch *batch;
 
-static void reply_oauth_error(zt_req *req, const zt_oauth_error *e,
-    const char *realm);
-static void no_store(zt_req *req);
 
 static void
 batch_flush(void *arg)
@@ -230,9 +225,9 @@ batch_flush(void *arg)
 		zt_log_set_request_id(zt_req_id(p->req));
 		if (err < 0) {
 			json_decref(p->doc);
-			reply_oauth_error(p->req, &e, p->realm);
+			api_oauth_error(p->req, &e, p->realm);
 		} else {
-			no_store(p->req);
+			api_no_store(p->req);
 			zt_reply_json(p->req, 200, p->doc);
 		}
 		zt_oauth_audit_clear(&p->audit);
@@ -284,11 +279,11 @@ reply_issued(zt_req *req, json_t *doc, zt_oauth_audit *a, const char *realm)
 		zt_oauth_audit_clear(a);
 		zt_oauth_fail(&e, 500, "server_error", "the token could not "
 		    "be issued");
-		reply_oauth_error(req, &e, realm);
+		api_oauth_error(req, &e, realm);
 		return;
 	}
 	zt_oauth_audit_clear(a);
-	no_store(req);
+	api_no_store(req);
 	zt_reply_json(req, 200, doc);
 }
 
@@ -299,39 +294,43 @@ api_oauth_worker_done(void)
 	batch = NULL;
 }
 
-/*
- * The shape every POST endpoint shares: find the issuer, read the form,
- * fill in the request, call `fn`, reply its document (or 200 with no body
- * when it gives none) or its OAuth error.
- */
-static void
-oauth_post(zt_req *req, const char *name, oauth_fn fn, bool issues)
+bool
+api_oauth_form(zt_form *f, zt_req *req, const zt_issuer *iss)
+{
+	zt_oauth_error e = { 0 };
+	const char *body;
+	size_t len;
+
+	if (!api_form_content_type(zt_req_header(req, "Content-Type"))) {
+		zt_oauth_fail(&e, 400, "invalid_request", "the body must be "
+		    "application/x-www-form-urlencoded");
+		api_oauth_error(req, &e, iss->url);
+		return false;
+	}
+	body = zt_req_body(req, &len);
+	if (zt_form_parse(f, body, len) < 0) {
+		zt_oauth_fail(&e, 400, "invalid_request", "%s",
+		    zt_error_msg());
+		api_oauth_error(req, &e, iss->url);
+		return false;
+	}
+	return true;
+}
+
+void
+api_oauth_post(zt_req *req, const char *name, api_oauth_fn fn, bool issues,
+    int status)
 {
 	char url[ZT_ISSUER_URL_MAX + 32];
 	zt_app *app = zt_req_app(req);
 	zt_oauth_error e = { 0 };
 	zt_oauth_audit audit = { .record = NULL };
 	json_t *doc = NULL;
-	const char *body;
 	zt_issuer iss;
 	zt_form f;
-	size_t len;
 
-	if (!issuer_of(&iss, req))
+	if (!api_issuer_of(&iss, req) || !api_oauth_form(&f, req, &iss))
 		return;
-	if (!form_content_type(zt_req_header(req, "Content-Type"))) {
-		zt_oauth_fail(&e, 400, "invalid_request", "the body must be "
-		    "application/x-www-form-urlencoded");
-		reply_oauth_error(req, &e, iss.url);
-		return;
-	}
-	body = zt_req_body(req, &len);
-	if (zt_form_parse(&f, body, len) < 0) {
-		zt_oauth_fail(&e, 400, "invalid_request", "%s",
-		    zt_error_msg());
-		reply_oauth_error(req, &e, iss.url);
-		return;
-	}
 	snprintf(url, sizeof(url), "%s/%s", iss.url, name);
 	zt_oauth_req r = {
 		.db = api_db(req), .mk = app->master_key, .iss = &iss,
@@ -347,15 +346,15 @@ oauth_post(zt_req *req, const char *name, oauth_fn fn, bool issues)
 			log_warn("oauth endpoint failed", ZS("endpoint", name),
 			    ZS("error", e.error), ZS("why", zt_error_msg()));
 		zt_oauth_audit_clear(&audit);
-		reply_oauth_error(req, &e, iss.url);
+		api_oauth_error(req, &e, iss.url);
 	} else if (audit.record != NULL) {
 		reply_issued(req, doc, &audit, iss.url);
 	} else {
-		no_store(req);
+		api_no_store(req);
 		if (doc != NULL)
-			zt_reply_json(req, 200, doc);
+			zt_reply_json(req, status, doc);
 		else
-			zt_reply(req, 200, NULL, NULL, 0);
+			zt_reply(req, status, NULL, NULL, 0);
 	}
 	zt_form_free(&f);
 }
@@ -363,13 +362,13 @@ oauth_post(zt_req *req, const char *name, oauth_fn fn, bool issues)
 static void
 token(zt_req *req)
 {
-	oauth_post(req, "token", zt_oauth_token, true);
+	api_oauth_post(req, "token", zt_oauth_token, true, 200);
 }
 
 static void
 introspect(zt_req *req)
 {
-	oauth_post(req, "introspect", zt_oauth_introspect, false);
+	api_oauth_post(req, "introspect", zt_oauth_introspect, false, 200);
 }
 
 static int
@@ -383,7 +382,7 @@ revoke_fn(json_t **out, const zt_oauth_req *r, const zt_form *f,
 static void
 revoke(zt_req *req)
 {
-	oauth_post(req, "revoke", revoke_fn, false);
+	api_oauth_post(req, "revoke", revoke_fn, false, 200);
 }
 
 int

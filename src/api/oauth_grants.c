@@ -25,142 +25,16 @@
 #define CSRF_FORM	"device"
 
 static void
-base_url(char *out, size_t size, zt_req *req)
-{
-	zt_app *app = zt_req_app(req);
-	const char *u = app->public_url ? app->public_url : "http://localhost";
-	size_t n = strlen(u);
-
-	while (n > 0 && u[n - 1] == '/')
-		n--;
-	snprintf(out, size, "%.*s", (int)n, u);
-}
-
-bool
-api_oidc_issuer(zt_issuer *iss, zt_req *req)
-{
-	char base[ZT_PUBLIC_URL_MAX + 1];
-	int err;
-
-	base_url(base, sizeof(base), req);
-	err = zt_issuer_find(iss, api_db(req), base,
-	    zt_req_param(req, "tenant"), zt_req_param(req, "system"));
-	if (err == ZT_ENOTFOUND)
-		zt_reply_problem(req, 404, "not_found", "no such issuer");
-	else if (err < 0)
-		zt_reply_error(req, err);
-	return err == ZT_OK;
-}
-
-static void
-no_store(zt_req *req)
-{
-	zt_reply_header(req, "Cache-Control", "no-store");
-	zt_reply_header(req, "Pragma", "no-cache");
-}
-
-static void
-reply_oauth_error(zt_req *req, const zt_oauth_error *e, const char *realm)
-{
-	char challenge[ZT_ISSUER_URL_MAX + 32];
-
-	no_store(req);
-	if (e->challenge) {
-		snprintf(challenge, sizeof(challenge), "Basic realm=\"%s\"",
-		    realm);
-		zt_reply_header(req, "WWW-Authenticate", challenge);
-	} else if (e->status == 401) {
-		zt_reply_header(req, "WWW-Authenticate", "Bearer");
-	}
-	zt_reply_json(req, e->status, json_pack("{s:s, s:s}", "error",
-	    e->error, "error_description", e->description));
-}
-
-static bool
-form_content_type(const char *ct)
-{
-	static const char want[] = "application/x-www-form-urlencoded";
-	size_t n = sizeof(want) - 1;
-
-	if (ct == NULL || strncasecmp(ct, want, n) != 0)
-		return false;
-	ct += n;
-	while (*ct == ' ')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
-/* Reads the form body; replies the error and returns false if it is
- * not one. */
-static bool
-form_read(zt_form *f, zt_req *req, const zt_issuer *iss)
-{
-	zt_oauth_error e = { 0 };
-	const char *body;
-	size_t len;
-
-	if (!form_content_type(zt_req_header(req, "Content-Type"))) {
-		zt_oauth_fail(&e, 400, "invalid_request", "the body must be "
-		    "application/x-www-form-urlencoded");
-		reply_oauth_error(req, &e, iss->url);
-		return false;
-	}
-	body = zt_req_body(req, &len);
-	if (zt_form_parse(f, body, len) < 0) {
-		zt_oauth_fail(&e, 400, "invalid_request", "%s",
-		    zt_error_msg());
-		reply_oauth_error(req, &e, iss->url);
-		return false;
-	}
-	return true;
-}
-
-typedef int (*grant_fn)(json_t **out, const zt_oauth_req *r,
-    const zt_form *f, zt_oauth_error *e);
-
-/* A client's POST to `name`: answers `status` and the document. */
-static void
-client_post(zt_req *req, const char *name, grant_fn fn, int status)
-{
-	char url[ZT_ISSUER_URL_MAX + 32];
-	zt_app *app = zt_req_app(req);
-	zt_oauth_error e = { 0 };
-	json_t *doc = NULL;
-	zt_issuer iss;
-	zt_form f;
-
-	if (!api_oidc_issuer(&iss, req) || !form_read(&f, req, &iss))
-		return;
-	snprintf(url, sizeof(url), "%s/%s", iss.url, name);
-	zt_oauth_req r = {
-		.db = api_db(req), .mk = app->master_key, .iss = &iss,
-		.endpoint = url, .method = "POST",
-		.authorization = zt_req_header(req, "Authorization"),
-		.dpop = zt_req_header(req, "DPoP"),
-		.request_id = zt_req_id(req),
-	};
-	if (fn(&doc, &r, &f, &e) < 0) {
-		if (e.status >= 500)
-			log_warn("oauth endpoint failed", ZS("endpoint", name),
-			    ZS("error", e.error), ZS("why", zt_error_msg()));
-		reply_oauth_error(req, &e, iss.url);
-	} else {
-		no_store(req);
-		zt_reply_json(req, status, doc);
-	}
-	zt_form_free(&f);
-}
-
-static void
 par(zt_req *req)
 {
-	client_post(req, "par", zt_par_push, 201);
+	api_oauth_post(req, "par", zt_par_push, false, 201);
 }
 
 static void
 device_authorization(zt_req *req)
 {
-	client_post(req, "device_authorization", zt_device_authorize, 200);
+	api_oauth_post(req, "device_authorization", zt_device_authorize,
+	    false, 200);
 }
 
 /* POST <issuer>/register: a 404 where registration is off, as for any
@@ -174,7 +48,7 @@ register_client(zt_req *req)
 	zt_issuer iss;
 	size_t len;
 
-	if (!api_oidc_issuer(&iss, req))
+	if (!api_issuer_of(&iss, req))
 		return;
 	if (!zt_dcr_enabled(api_db(req), &iss)) {
 		zt_reply_problem(req, 404, "not_found", "this issuer does not "
@@ -185,10 +59,10 @@ register_client(zt_req *req)
 	if (zt_dcr_register(&doc, api_db(req), &iss,
 	    zt_req_header(req, "Authorization"), body ? body : "", len,
 	    zt_req_id(req), &e) < 0) {
-		reply_oauth_error(req, &e, iss.url);
+		api_oauth_error(req, &e, iss.url);
 		return;
 	}
-	no_store(req);
+	api_no_store(req);
 	zt_reply_json(req, 201, doc);
 }
 
@@ -213,7 +87,7 @@ api_page_reply(zt_req *req, int status, const zt_page *p)
 		zt_reply_error(req, ZT_ERR);
 		return;
 	}
-	no_store(req);
+	api_no_store(req);
 	zt_reply_header(req, "Content-Security-Policy", zt_page_csp);
 	zt_reply_header(req, "X-Frame-Options", "DENY");
 	zt_reply_header(req, "Referrer-Policy", "no-referrer");
@@ -241,7 +115,7 @@ to_login(zt_req *req, const zt_issuer *iss, const char *code)
 		api_page_reply(req, 401, &p);
 		return;
 	}
-	no_store(req);
+	api_no_store(req);
 	zt_reply_header(req, "Location", url.data);
 	zt_reply(req, 303, NULL, NULL, 0);
 	zt_buf_free(&url);
@@ -437,7 +311,7 @@ device_post(zt_req *req, const zt_issuer *iss)
 		return;
 	}
 	body = zt_req_body(req, &len);
-	if (!form_content_type(zt_req_header(req, "Content-Type")) ||
+	if (!api_form_content_type(zt_req_header(req, "Content-Type")) ||
 	    zt_form_parse(&f, body ? body : "", len) < 0) {
 		api_page_reply(req, 400, &expired);
 		return;
@@ -482,7 +356,7 @@ device_page(zt_req *req)
 {
 	zt_issuer iss;
 
-	if (!api_oidc_issuer(&iss, req))
+	if (!api_issuer_of(&iss, req))
 		return;
 	if (zt_req_method(req) == ZT_POST)
 		device_post(req, &iss);

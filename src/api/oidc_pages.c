@@ -36,16 +36,9 @@ now_s(void)
 }
 
 static void
-no_store(zt_req *req)
-{
-	zt_reply_header(req, "Cache-Control", "no-store");
-	zt_reply_header(req, "Pragma", "no-cache");
-}
-
-static void
 redirect(zt_req *req, const char *url)
 {
-	no_store(req);
+	api_no_store(req);
 	zt_reply_header(req, "Location", url);
 	zt_reply(req, 303, NULL, NULL, 0);
 }
@@ -71,20 +64,6 @@ page_idctx(zt_req *req, zt_id_ctx *cx, zt_actor *actor,
 	    .actor = actor, .scope = { .tenant = iss->tenant } };
 }
 
-static bool
-form_content_type(const char *ct)
-{
-	static const char want[] = "application/x-www-form-urlencoded";
-	size_t n = sizeof(want) - 1;
-
-	if (ct == NULL || strncasecmp(ct, want, n) != 0)
-		return false;
-	ct += n;
-	while (*ct == ' ')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
 /* The request's parameters: the query of a GET, the form body of a
  * POST.  Replies 400 and returns false when they do not parse. */
 static bool
@@ -98,7 +77,7 @@ params_read(zt_form *f, zt_req *req)
 
 	if (zt_req_method(req) == ZT_POST) {
 		body = zt_req_body(req, &len);
-		if (form_content_type(zt_req_header(req, "Content-Type")) &&
+		if (api_form_content_type(zt_req_header(req, "Content-Type")) &&
 		    zt_form_parse(f, body, len) == ZT_OK)
 			return true;
 		error_page(req, 400, "This request is not valid", "The form "
@@ -358,7 +337,7 @@ login_page(zt_req *req)
 {
 	zt_issuer iss;
 
-	if (!api_oidc_issuer(&iss, req))
+	if (!api_issuer_of(&iss, req))
 		return;
 	if (zt_req_method(req) == ZT_POST)
 		login_post(req, &iss);
@@ -484,7 +463,7 @@ totp_page(zt_req *req)
 	zt_form f;
 	int err;
 
-	if (!api_oidc_issuer(&iss, req) || !params_read(&f, req))
+	if (!api_issuer_of(&iss, req) || !params_read(&f, req))
 		return;
 	rt = zt_form_get(&f, "return_to");
 	err = zt_oidc_session_pending(&s, api_db(req), &app->sessions, &iss,
@@ -688,7 +667,7 @@ authorize(zt_req *req)
 	zt_form f;
 	int err;
 
-	if (!api_oidc_issuer(&iss, req) || !params_read(&f, req))
+	if (!api_issuer_of(&iss, req) || !params_read(&f, req))
 		return;
 	if (zt_authreq_check(&a, api_db(req), &iss, &f, now, &redirectable,
 	    &e) < 0) {
@@ -748,7 +727,7 @@ consent(zt_req *req)
 	zt_form f;
 	int err;
 
-	if (!api_oidc_issuer(&iss, req) || !params_read(&f, req))
+	if (!api_issuer_of(&iss, req) || !params_read(&f, req))
 		return;
 	memset(&a, 0, sizeof(a));
 	err = zt_oidc_session(&s, api_db(req), &app->sessions, &iss,
@@ -814,7 +793,7 @@ bearer_error(zt_req *req, int status, bool dpop, const char *error,
 	snprintf(h, sizeof(h), "%s error=\"%s\", error_description=\"%s\"%s",
 	    dpop ? "DPoP" : "Bearer", error, why, dpop ?
 	    ", algs=\"ES256 RS256 PS256 EdDSA\"" : "");
-	no_store(req);
+	api_no_store(req);
 	zt_reply_header(req, "WWW-Authenticate", h);
 	zt_reply_json(req, status, json_pack("{s:s, s:s}", "error", error,
 	    "error_description", why));
@@ -856,11 +835,11 @@ userinfo(zt_req *req)
 	bool dpop;
 	zt_issuer iss;
 
-	if (!api_oidc_issuer(&iss, req))
+	if (!api_issuer_of(&iss, req))
 		return;
 	if (auth == NULL || (strncasecmp(auth, "Bearer ", 7) != 0 &&
 	    strncasecmp(auth, "DPoP ", 5) != 0)) {
-		no_store(req);
+		api_no_store(req);
 		zt_reply_header(req, "WWW-Authenticate", "Bearer, DPoP "
 		    "algs=\"ES256 RS256 PS256 EdDSA\"");
 		zt_reply_json(req, 401, json_pack("{s:s, s:s}", "error",
@@ -882,7 +861,7 @@ userinfo(zt_req *req)
 	    "cnf"), "jkt"));
 	snprintf(url, sizeof(url), "%s/userinfo", iss.url);
 	if (bound != NULL && (!dpop || zt_req_header(req, "DPoP") == NULL ||
-	    zt_dpop_check(jkt, zt_req_header(req, "DPoP"),
+	    zt_dpop_check(jkt, api_db(req), zt_req_header(req, "DPoP"),
 	    zt_req_method(req) == ZT_POST ? "POST" : "GET", url, now_s(),
 	    &e) < 0 || strcmp(jkt, bound) != 0 ||
 	    !proof_ath_ok(zt_req_header(req, "DPoP"), tok))) {
@@ -908,7 +887,7 @@ userinfo(zt_req *req)
 		    "subject is gone");
 		goto out;
 	}
-	no_store(req);
+	api_no_store(req);
 	zt_reply_json(req, 200, doc);
 out:
 	json_decref(claims);
@@ -999,7 +978,7 @@ logout(zt_req *req)
 	zt_form f;
 	int err;
 
-	if (!api_oidc_issuer(&iss, req) || !params_read(&f, req))
+	if (!api_issuer_of(&iss, req) || !params_read(&f, req))
 		return;
 	hint_s = zt_form_get(&f, "id_token_hint");
 	pl = zt_form_get(&f, "post_logout_redirect_uri");

@@ -44,6 +44,7 @@ store_unref(az_store *st)
 	if (st == NULL || atomic_fetch_sub(&st->refs, 1) != 1)
 		return;
 	zt_policy_set_free(st->ps);
+	zt_policy_set_free(st->roles);
 	zt_policy_schema_free(st->schema);
 	free(st);
 }
@@ -217,7 +218,8 @@ static int
 store_new(az_store **out, const zt_authz_source *src)
 {
 	az_texts t = { src->format == ZT_AUTHZ_JSON ? "json" : "cedar",
-	    src->policies != NULL ? src->policies : "", src->schema };
+	    src->policies != NULL ? src->policies : "", src->schema,
+	    src->roles };
 	az_store *st;
 	int rc;
 
@@ -232,8 +234,8 @@ store_new(az_store **out, const zt_authz_source *src)
 	snprintf(st->ns, sizeof(st->ns), "%s", src->ns ? src->ns : "");
 	st->revision = src->revision;
 	st->is_tenant = src->appid == NULL;
-	if (src->revision > 0 && (rc = az_compile(&st->ps, &st->schema,
-	    &t)) != ZT_OK) {
+	if (src->revision > 0 && (rc = az_compile(&st->ps, &st->roles,
+	    &st->schema, &t)) != ZT_OK) {
 		free(st);
 		return rc;
 	}
@@ -297,7 +299,8 @@ read_revision(zt_authz_source *src, json_t **hold, zt_db *db,
 
 	*hold = NULL;
 	if ((err = zt_db_prepare(&st, db, "SELECT format, policies,"
-	    " schema_json FROM authz_revisions WHERE tenant = $1 AND"
+	    " schema_json, role_policies FROM authz_revisions WHERE"
+	    " tenant = $1 AND"
 	    " store = $2 AND revision = $3")) < 0)
 		return err;
 	zt_stmt_bind_text(st, 1, src->tenant);
@@ -308,8 +311,9 @@ read_revision(zt_authz_source *src, json_t **hold, zt_db *db,
 		return err < 0 ? err : zt_error_set(ZT_ENOTFOUND, "revision "
 		    "gone");
 	}
-	h = json_pack("[s, s, s?]", zt_stmt_text(st, 0), zt_stmt_text(st, 1),
-	    zt_stmt_text(st, 2));
+	h = json_pack("[s, s, s?, s?]", zt_stmt_text(st, 0),
+	    zt_stmt_text(st, 1), zt_stmt_text(st, 2), zt_stmt_is_null(st, 3) ?
+	    NULL : zt_stmt_text(st, 3));
 	zt_stmt_reset(st);
 	if (h == NULL)
 		return ZT_ENOMEM;
@@ -317,6 +321,7 @@ read_revision(zt_authz_source *src, json_t **hold, zt_db *db,
 	    == 0 ? ZT_AUTHZ_JSON : ZT_AUTHZ_CEDAR;
 	src->policies = json_string_value(json_array_get(h, 1));
 	src->schema = json_string_value(json_array_get(h, 2));
+	src->roles = json_string_value(json_array_get(h, 3));
 	*hold = h;
 	return ZT_OK;
 }

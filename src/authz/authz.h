@@ -29,8 +29,9 @@
  * "user", "action", "resource", "context"}) is mapped to Cedar entities
  * (docs/policy.md, "The decision service"), converted against the
  * application's schema (a request that does not fit is denied with
- * request_error, unevaluated), and decided against the application's and
- * the tenant's sets together: a satisfied forbid in either denies.
+ * request_error, unevaluated), and decided against the application's
+ * set, the set compiled from its roles and the tenant's set together: a
+ * satisfied forbid in any denies.
  *
  * The calls that change stores follow identity.h's rules (zt_id_ctx,
  * scope, one transaction with its audit record, ZT_ENOTFOUND outside the
@@ -79,7 +80,9 @@ int zt_authz_app_delete(const zt_id_ctx *cx, const char *tenant,
 
 /* ---- stores and revisions ---------------------------------------------- */
 
-enum zt_authz_part { ZT_AUTHZ_POLICIES, ZT_AUTHZ_SCHEMA };
+/* ZT_AUTHZ_ROLES: the policies compiled from the application's roles,
+ * written by the role calls only (zt_authz_store_put refuses it). */
+enum zt_authz_part { ZT_AUTHZ_POLICIES, ZT_AUTHZ_SCHEMA, ZT_AUTHZ_ROLES };
 enum zt_authz_format { ZT_AUTHZ_CEDAR, ZT_AUTHZ_JSON };
 
 /*
@@ -109,6 +112,62 @@ int zt_authz_store_revisions(json_t **out, const zt_id_ctx *cx,
  * ZT_OK, or ZT_EINVAL with *errors as above. */
 int zt_authz_validate(json_t **errors, enum zt_authz_format fmt,
     const char *policies, size_t plen, const char *schema, size_t slen);
+
+/* ---- roles --------------------------------------------------------------
+ *
+ * Roles per application (roles.c).  A role's permissions are a JSON
+ * array of {"actions": [names of actions or action groups],
+ * "resource": "a:b:c" | "resource_prefix": "a:b" (optional, not both),
+ * "when": "<Cedar condition>" (optional)}; each becomes the policy
+ * `role:<role>:<n>` (n from 0) of the application's role policies,
+ * validated against its schema and activated as a new revision of its
+ * store.  Roles need the schema to declare Role with User in it
+ * (ZT_ECONFLICT naming what to declare).  A grant gives a role to an
+ * identity or a group; the decision service makes Role::"<appid>/<role>"
+ * a parent of every principal holding it, directly or through groups.
+ * Validation faults come back as for zt_authz_store_put (ZT_EINVAL with
+ * *errors); every change is one transaction with its audit record
+ * (role.create, role.update, role.delete, role.grant, role.revoke).
+ */
+
+#define ZT_ROLE_NAME_MAX	64
+/* Permissions of one role: each is one policy. */
+#define ZT_ROLE_PERMS_MAX	64
+
+/* Checks a role name: 1-64 bytes of [A-Za-z0-9_.-]. */
+bool zt_role_name_valid(const char *role);
+/*
+ * The Cedar text of one role's permissions (malloc'd, "" for none).
+ * ZT_EINVAL naming the permission at fault, also for a condition that
+ * would make more than the one policy.  The parser fuzz_authz_role runs.
+ */
+int zt_authz_role_policies(char **out, const char *ns, const char *appid,
+    const char *role, json_t *permissions);
+/* A role document: appid, role, description, permissions, version,
+ * created_at, updated_at; after a change also revision (of the store). */
+int zt_authz_role_create(json_t **out, json_t **errors, const zt_id_ctx *cx,
+    const char *tenant, const char *appid, const char *role,
+    const char *description, json_t *permissions);
+/* NULL description or permissions: keep.  `version` 0: no check. */
+int zt_authz_role_update(json_t **out, json_t **errors, const zt_id_ctx *cx,
+    const char *tenant, const char *appid, const char *role,
+    const char *description, json_t *permissions, int64_t version);
+int zt_authz_role_get(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *appid, const char *role);
+int zt_authz_role_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *appid);
+/* Deletes the role with its grants and its policies. */
+int zt_authz_role_delete(const zt_id_ctx *cx, const char *tenant,
+    const char *appid, const char *role, int64_t version);
+/* `kind` "identity" or "group", `subject` its id in the tenant.  A grant
+ * document: id, appid, role, identity|group, created_by, created_at. */
+int zt_authz_role_grant(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *appid, const char *role, const char *kind,
+    const char *subject);
+int zt_authz_role_grants(json_t **out, const zt_id_ctx *cx,
+    const char *tenant, const char *appid, const char *role);
+int zt_authz_role_revoke(const zt_id_ctx *cx, const char *tenant,
+    const char *appid, const char *role, const char *grant);
 
 /* ---- activation -------------------------------------------------------- */
 
@@ -149,6 +208,7 @@ typedef struct zt_authz_source {
 	enum zt_authz_format format;
 	const char *policies;
 	const char *schema;
+	const char *roles;	/* Cedar text of the app's roles, or NULL */
 } zt_authz_source;
 
 int zt_authz_install(zt_authz *az, const zt_authz_source *src);
@@ -194,6 +254,10 @@ typedef struct zt_authz_request {
  * naming the field at fault.
  */
 int zt_authz_request_read(zt_authz_request *out, json_t *doc);
+/* The same without the field `omit` ("user" or "action"), which is then
+ * refused when present and left NULL: the enumeration questions. */
+int zt_authz_request_read_without(zt_authz_request *out, json_t *doc,
+    const char *omit);
 
 /* The principal's identity data, as zt_authz_subject_load reads it. */
 typedef struct zt_authz_subject {
@@ -204,6 +268,8 @@ typedef struct zt_authz_subject {
 	json_t *attributes;		/* object */
 	json_t *groups;			/* role group names */
 	json_t *units;			/* org unit ids, own unit first */
+	json_t *roles;			/* "<appid>/<role>" granted to it
+					 * or to one of its groups */
 } zt_authz_subject;
 
 /*
@@ -214,6 +280,10 @@ typedef struct zt_authz_subject {
  */
 int zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
     const zt_identity_config *cfg, const char *tenant, const char *user);
+/* The same for an identity document already in hand (an item of
+ * zt_identity_list): its groups and role grants are read. */
+int zt_authz_subject_from(zt_authz_subject *out, zt_db *db,
+    const zt_identity_config *cfg, const char *tenant, json_t *identity);
 void zt_authz_subject_clear(zt_authz_subject *s);
 
 /*
@@ -227,6 +297,18 @@ void zt_authz_subject_clear(zt_authz_subject *s);
  */
 int zt_authz_decide(json_t **out, const zt_authz_snap *s,
     const zt_authz_request *req, const zt_authz_subject *sub, bool explain);
+
+/*
+ * "What may this principal do here?": decides `req` (its action
+ * ignored) once for each action the application's schema declares in
+ * its own Action type, groups included.  *out is {actions: [{action,
+ * determining}] of those allowed, in schema order, revisions}; when a
+ * reason denies every action alike (unknown_user, inactive_user,
+ * no_policies, unknown_app) it adds reason and message.  Costs one
+ * decision per declared action.
+ */
+int zt_authz_actions(json_t **out, const zt_authz_snap *s,
+    const zt_authz_request *req, const zt_authz_subject *sub);
 
 /* ---- the decision log -------------------------------------------------- */
 

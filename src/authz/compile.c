@@ -18,6 +18,7 @@ az_texts_of(az_texts *t, json_t **hold, json_t *doc)
 	t->format = "cedar";
 	t->policies = "";
 	t->schema = NULL;
+	t->roles = NULL;
 	*hold = NULL;
 	if (doc == NULL)
 		return ZT_OK;
@@ -26,6 +27,7 @@ az_texts_of(az_texts *t, json_t **hold, json_t *doc)
 	json_array_append(h, doc);
 	t->format = json_string_value(json_object_get(doc, "format"));
 	t->policies = json_string_value(json_object_get(doc, "policies"));
+	t->roles = json_string_value(json_object_get(doc, "role_policies"));
 	if ((schema = json_object_get(doc, "schema")) != NULL) {
 		if ((text = json_dumps(schema, JSON_COMPACT)) == NULL) {
 			json_decref(h);
@@ -122,21 +124,31 @@ az_schema_normal(char **out, const char *body, json_t *errors)
 }
 
 int
-az_compile(zt_policy_set **ps, zt_policy_schema **s, const az_texts *t)
+az_compile(zt_policy_set **ps, zt_policy_set **roles, zt_policy_schema **s,
+    const az_texts *t)
 {
 	zt_policy_error perr;
 	int rc;
 
 	*ps = NULL;
+	*roles = NULL;
 	if (s != NULL)
 		*s = NULL;
 	if ((rc = parse_set(ps, t->format, t->policies, &perr)) != ZT_OK)
 		return rc;
+	if (t->roles != NULL && t->roles[0] != '\0' &&
+	    (rc = parse_set(roles, "cedar", t->roles, &perr)) != ZT_OK) {
+		zt_policy_set_free(*ps);
+		*ps = NULL;
+		return rc;
+	}
 	if (t->schema != NULL && s != NULL &&
 	    (rc = zt_policy_schema_from_json(s, t->schema,
 	    strlen(t->schema))) != ZT_OK) {
 		zt_policy_set_free(*ps);
+		zt_policy_set_free(*roles);
 		*ps = NULL;
+		*roles = NULL;
 	}
 	return rc;
 }

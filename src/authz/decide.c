@@ -7,10 +7,12 @@
  * application's namespace ("NS::" before each type, or nothing):
  *
  *   user      -> NS::User::"<identity name>", parents: NS::Group::"<role
- *                group name>" for each effective role group and
- *                NS::OrgUnit::"<unit id>" for each unit on its path, when
- *                the schema lets User be in that type; attributes: the
- *                identity's attributes the User shape declares.
+ *                group name>" for each effective role group,
+ *                NS::OrgUnit::"<unit id>" for each unit on its path and
+ *                NS::Role::"<appid>/<role>" for each role of this app
+ *                granted to it or its groups, when the schema lets User
+ *                be in that type; attributes: the identity's attributes
+ *                the User shape declares.
  *   action    -> NS::Action::"<action>", parents: every action group the
  *                schema puts it in.
  *   resource  -> "a:b:c" is NS::Resource::"a:b:c" in NS::Resource::"a:b"
@@ -19,7 +21,9 @@
  *   context   -> converted to the action's context type.
  *
  * Everything is then converted against the schema, so a request that
- * does not fit is refused before any policy sees it.  Entities and
+ * does not fit is refused before any policy sees it.  It is decided
+ * against three sets: the app's own policies, the policies compiled from
+ * its roles, and the tenant's; a satisfied forbid in any denies.  Entities and
  * context reach the library as jansson values, without a detour through
  * text.
  */
@@ -48,8 +52,21 @@ string_field(const char **out, json_t *doc, const char *name)
 	return ZT_OK;
 }
 
+static bool
+omitted(const char *omit, const char *field)
+{
+	return omit != NULL && strcmp(omit, field) == 0;
+}
+
 int
 zt_authz_request_read(zt_authz_request *out, json_t *doc)
+{
+	return zt_authz_request_read_without(out, doc, NULL);
+}
+
+int
+zt_authz_request_read_without(zt_authz_request *out, json_t *doc,
+    const char *omit)
 {
 	static const char *const known[] = { "appid", "user", "action",
 	    "resource", "context" };
@@ -66,13 +83,16 @@ zt_authz_request_read(zt_authz_request *out, json_t *doc)
 		for (i = 0; i < ZT_ARRAY_LEN(known); i++)
 			if (strcmp(key, known[i]) == 0)
 				break;
-		if (i == ZT_ARRAY_LEN(known))
+		if (i == ZT_ARRAY_LEN(known) || (omit != NULL &&
+		    strcmp(key, omit) == 0))
 			return zt_error_set(ZT_EINVAL, "field \"%.64s\": not "
 			    "a field of a decision request", key);
 	}
 	if ((err = string_field(&out->appid, doc, "appid")) < 0 ||
-	    (err = string_field(&out->user, doc, "user")) < 0 ||
-	    (err = string_field(&out->action, doc, "action")) < 0 ||
+	    (!omitted(omit, "user") &&
+	    (err = string_field(&out->user, doc, "user")) < 0) ||
+	    (!omitted(omit, "action") &&
+	    (err = string_field(&out->action, doc, "action")) < 0) ||
 	    (err = string_field(&out->resource, doc, "resource")) < 0)
 		return err;
 	v = json_object_get(doc, "context");
@@ -91,6 +111,7 @@ zt_authz_subject_clear(zt_authz_subject *s)
 	json_decref(s->attributes);
 	json_decref(s->groups);
 	json_decref(s->units);
+	json_decref(s->roles);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -149,9 +170,7 @@ zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
 {
 	zt_actor actor = { "system", NULL, NULL };
 	zt_id_ctx cx = { db, cfg, &actor, { tenant, NULL } };
-	json_t *ident = NULL, *groups = NULL, *g;
-	const char *kind, *name;
-	size_t i;
+	json_t *ident = NULL;
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -160,6 +179,23 @@ zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
 	if (err < 0)
 		return err == ZT_ENOTFOUND ? zt_error_set(err, "no user "
 		    "\"%.64s\" in the tenant", user) : err;
+	err = zt_authz_subject_from(out, db, cfg, tenant, ident);
+	json_decref(ident);
+	return err;
+}
+
+int
+zt_authz_subject_from(zt_authz_subject *out, zt_db *db,
+    const zt_identity_config *cfg, const char *tenant, json_t *ident)
+{
+	zt_actor actor = { "system", NULL, NULL };
+	zt_id_ctx cx = { db, cfg, &actor, { tenant, NULL } };
+	json_t *groups = NULL, *ids = NULL, *g;
+	const char *kind, *name;
+	size_t i;
+	int err;
+
+	memset(out, 0, sizeof(*out));
 	snprintf(out->id, sizeof(out->id), "%s", json_string_value(
 	    json_object_get(ident, "id")));
 	snprintf(out->name, sizeof(out->name), "%s", json_string_value(
@@ -173,9 +209,13 @@ zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
 		out->attributes = json_object();
 	out->groups = json_array();
 	out->units = json_array();
+	out->roles = json_array();
+	ids = json_array();
 	if ((err = zt_identity_groups(&groups, &cx, tenant, out->id)) < 0)
 		goto out;
 	json_array_foreach(groups, i, g) {
+		if (json_is_string(json_object_get(g, "id")))
+			json_array_append(ids, json_object_get(g, "id"));
 		kind = json_string_value(json_object_get(g, "kind"));
 		name = json_string_value(json_object_get(g, kind != NULL &&
 		    strcmp(kind, "org") == 0 ? "id" : "name"));
@@ -184,8 +224,9 @@ zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
 		json_array_append_new(strcmp(kind, "org") == 0 ? out->units :
 		    out->groups, json_string(name));
 	}
+	err = az_subject_roles(out->roles, db, tenant, out->id, ids);
 out:
-	json_decref(ident);
+	json_decref(ids);
 	json_decref(groups);
 	if (err < 0)
 		zt_authz_subject_clear(out);
@@ -207,7 +248,7 @@ qual(char *out, size_t size, const char *ns, const char *type)
 #define TYPE_MAX (ZT_AUTHZ_NS_MAX + 16)
 
 typedef struct az_types {
-	char user[TYPE_MAX], group[TYPE_MAX], unit[TYPE_MAX];
+	char user[TYPE_MAX], group[TYPE_MAX], unit[TYPE_MAX], role[TYPE_MAX];
 	char action[TYPE_MAX], resource[TYPE_MAX], app[TYPE_MAX];
 } az_types;
 
@@ -217,6 +258,7 @@ types_of(az_types *t, const char *ns)
 	qual(t->user, TYPE_MAX, ns, "User");
 	qual(t->group, TYPE_MAX, ns, "Group");
 	qual(t->unit, TYPE_MAX, ns, "OrgUnit");
+	qual(t->role, TYPE_MAX, ns, "Role");
 	qual(t->action, TYPE_MAX, ns, "Action");
 	qual(t->resource, TYPE_MAX, ns, "Resource");
 	qual(t->app, TYPE_MAX, ns, "Application");
@@ -235,11 +277,11 @@ uid_json(const char *type, const char *id, size_t n)
 
 static json_t *
 principal_entity(const az_types *t, const zt_policy_schema *s,
-    const zt_authz_subject *sub)
+    const char *appid, const zt_authz_subject *sub)
 {
 	json_t *attrs = json_object(), *parents = json_array(), *v;
+	size_t i, n = strlen(appid);
 	const char *key;
-	size_t i;
 
 	json_object_foreach(sub->attributes, key, v)
 		if (zt_policy_schema_has_attr(s, t->user, key))
@@ -252,6 +294,14 @@ principal_entity(const az_types *t, const zt_policy_schema *s,
 		json_array_foreach(sub->units, i, v)
 			json_array_append_new(parents, uid_json(t->unit,
 			    json_string_value(v), json_string_length(v)));
+	/* Roles are "<appid>/<role>": only this application's count. */
+	if (zt_policy_schema_member_of(s, t->user, t->role))
+		json_array_foreach(sub->roles, i, v) {
+			key = json_string_value(v);
+			if (strncmp(key, appid, n) == 0 && key[n] == '/')
+				json_array_append_new(parents, uid_json(
+				    t->role, key, json_string_length(v)));
+		}
 	return json_pack("{s:o, s:o, s:o}", "uid", uid_json(t->user,
 	    sub->name, strlen(sub->name)), "attrs", attrs, "parents", parents);
 }
@@ -345,7 +395,8 @@ map_request(az_mapped *m, const az_store *app, const zt_authz_request *r,
 	if ((err = action_entity(&a, &m->types, s, r->action)) < 0)
 		goto out;
 	json_array_append_new(ents, a);
-	json_array_append_new(ents, principal_entity(&m->types, s, sub));
+	json_array_append_new(ents, principal_entity(&m->types, s,
+	    app->appid, sub));
 	if ((err = resource_entities(ents, &m->types, s, app->appid,
 	    r->resource)) < 0 ||
 	    (err = zt_entities_from_jansson_schema(&m->es, s, ents)) < 0)
@@ -389,7 +440,7 @@ qualified(const char *store, const char *id)
 static const char *const outcome_name[] = { NULL, "true", "false", "error" };
 
 static int
-explain_into(json_t *list, const char *store, const az_store *st,
+explain_into(json_t *list, const char *store, const zt_policy_set *ps,
     const az_mapped *m)
 {
 	zt_policy_trace *t = NULL;
@@ -397,7 +448,7 @@ explain_into(json_t *list, const char *store, const az_store *st,
 	json_t *e;
 	int err;
 
-	if ((err = zt_policy_explain(&t, &n, st->ps, m->es, &m->req)) < 0)
+	if ((err = zt_policy_explain(&t, &n, ps, m->es, &m->req)) < 0)
 		return err;
 	for (i = 0; i < n; i++) {
 		e = json_pack("{s:o, s:s, s:b}", "policy", qualified(store,
@@ -418,14 +469,14 @@ explain_into(json_t *list, const char *store, const az_store *st,
  * say what was satisfied. */
 static int
 decide_store(json_t *forbids, json_t *permits, json_t *errors,
-    const char *store, const az_store *st, const az_mapped *m)
+    const char *store, const zt_policy_set *ps, const az_mapped *m)
 {
 	zt_policy_answer ans = ZT_POLICY_ANSWER_INIT;
 	json_t *to;
 	size_t i;
 	int err;
 
-	if ((err = zt_policy_decide(&ans, st->ps, m->es, &m->req)) < 0)
+	if ((err = zt_policy_decide(&ans, ps, m->es, &m->req)) < 0)
 		goto out;
 	to = ans.decision == ZT_POLICY_ALLOW ? permits : forbids;
 	for (i = 0; i < ans.ndetermining; i++)
@@ -459,14 +510,18 @@ decide_mapped(json_t **out, const az_store *app, const az_store *ten,
 	bool has_ten = ten != NULL && ten->ps != NULL;
 	int err;
 
-	if ((err = decide_store(forbids, permits, errors, "app", app, m)) <
-	    0 || (has_ten && (err = decide_store(forbids, permits, errors,
-	    "tenant", ten, m)) < 0))
+	if ((err = decide_store(forbids, permits, errors, "app", app->ps,
+	    m)) < 0 || (app->roles != NULL && (err = decide_store(forbids,
+	    permits, errors, "roles", app->roles, m)) < 0) || (has_ten &&
+	    (err = decide_store(forbids, permits, errors, "tenant", ten->ps,
+	    m)) < 0))
 		goto fail;
 	if (explain) {
 		list = json_array();
-		if ((err = explain_into(list, "app", app, m)) < 0 ||
-		    (has_ten && (err = explain_into(list, "tenant", ten,
+		if ((err = explain_into(list, "app", app->ps, m)) < 0 ||
+		    (app->roles != NULL && (err = explain_into(list, "roles",
+		    app->roles, m)) < 0) ||
+		    (has_ten && (err = explain_into(list, "tenant", ten->ps,
 		    m)) < 0))
 			goto fail;
 	}
@@ -539,5 +594,86 @@ zt_authz_decide(json_t **out, const zt_authz_snap *s,
 	if (err == ZT_OK)
 		err = decide_mapped(out, app, ten, &m, sub, explain);
 	mapped_free(&m);
+	return err;
+}
+
+/* ---- enumeration ------------------------------------------------------------- */
+
+/* Reasons that deny every action alike: no need to ask for each. */
+static bool
+denies_all(json_t *answer)
+{
+	static const char *const all[] = { "unknown_app", "unknown_user",
+	    "inactive_user", "no_policies" };
+	const char *r = json_string_value(json_object_get(answer, "reason"));
+	size_t i;
+
+	for (i = 0; r != NULL && i < ZT_ARRAY_LEN(all); i++)
+		if (strcmp(r, all[i]) == 0)
+			return true;
+	return false;
+}
+
+int
+zt_authz_actions(json_t **out, const zt_authz_snap *s,
+    const zt_authz_request *req, const zt_authz_subject *sub)
+{
+	const az_store *app = az_snap_find(s, NULL, req->appid);
+	json_t *list = json_array(), *ans = NULL, *revs = NULL;
+	char name[ZT_AUTHZ_FIELD_MAX + 1];
+	zt_authz_request r = *req;
+	zt_policy_uid a;
+	az_types t;
+	size_t i;
+	int err = ZT_OK;
+
+	*out = NULL;
+	if (list == NULL)
+		return ZT_ENOMEM;
+	types_of(&t, app != NULL ? app->ns : "");
+	for (i = 0; app != NULL && app->schema != NULL &&
+	    zt_policy_schema_action_at(app->schema, i, &a); i++) {
+		/* Only the application's own Action type maps to a name. */
+		if (a.type_len != strlen(t.action) || memcmp(a.type, t.action,
+		    a.type_len) != 0 || a.id_len > ZT_AUTHZ_FIELD_MAX ||
+		    memchr(a.id, '\0', a.id_len) != NULL)
+			continue;
+		memcpy(name, a.id, a.id_len);
+		name[a.id_len] = '\0';
+		r.action = name;
+		if ((err = zt_authz_decide(&ans, s, &r, sub, false)) < 0)
+			goto fail;
+		if (revs == NULL)
+			revs = json_incref(json_object_get(ans, "revisions"));
+		if (strcmp(json_string_value(json_object_get(ans,
+		    "decision")), "allow") == 0)
+			json_array_append_new(list, json_pack("{s:s, s:O}",
+			    "action", name, "determining", json_object_get(
+			    ans, "determining")));
+		else if (denies_all(ans))
+			break;
+		json_decref(ans);
+		ans = NULL;
+	}
+	if (ans == NULL) {
+		/* No action asked (none in the schema) or a plain end. */
+		r.action = "";
+		if ((err = zt_authz_decide(&ans, s, &r, sub, false)) < 0)
+			goto fail;
+	}
+	*out = json_pack("{s:o, s:o*}", "actions", list, "revisions", revs);
+	list = NULL;
+	if (*out != NULL && denies_all(ans)) {
+		json_object_set(*out, "reason", json_object_get(ans,
+		    "reason"));
+		json_object_set(*out, "message", json_object_get(ans,
+		    "message"));
+	}
+	json_decref(ans);
+	return *out != NULL ? ZT_OK : ZT_ENOMEM;
+fail:
+	json_decref(ans);
+	json_decref(revs);
+	json_decref(list);
 	return err;
 }

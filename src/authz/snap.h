@@ -19,6 +19,8 @@ typedef struct az_store {
 	bool is_tenant;
 	int64_t revision;			/* 0: nothing stored yet */
 	zt_policy_set *ps;			/* NULL at revision 0 */
+	zt_policy_set *roles;			/* the roles' policies, or
+						 * NULL when there are none */
 	zt_policy_schema *schema;		/* NULL: none */
 } az_store;
 

@@ -9,6 +9,10 @@
  *                 format), the schema (app stores), who and when.
  * authz_state     one counter, raised by every change in the change's
  *                 transaction; zt_authz_refresh polls it.
+ * authz_roles     an application's roles and their permissions
+ *                 (roles.c); the Cedar text compiled from them is a
+ *                 column of each revision, role_policies.
+ * authz_role_grants  who holds a role: identities and groups.
  *
  * A change locks its store's head row (UPDATE ... revision + 1) before it
  * reads anything, so two changes of one store serialise and the second
@@ -55,9 +59,43 @@
 	" seq BIGINT NOT NULL);"					\
 	"INSERT INTO authz_state (id, seq) VALUES (1, 0);"
 
+/* Roles per application and their grants; the role policies of each
+ * revision.  A grant names an identity or a group (kind) by id. */
+#define SCHEMA_V2(KT)							\
+	"CREATE TABLE authz_roles ("					\
+	" tenant " KT " NOT NULL,"					\
+	" appid " KT " NOT NULL,"					\
+	" role " KT " NOT NULL,"					\
+	" description TEXT NOT NULL,"					\
+	" permissions TEXT NOT NULL,"					\
+	" version BIGINT NOT NULL,"					\
+	" created_at BIGINT NOT NULL,"					\
+	" updated_at BIGINT NOT NULL,"					\
+	" PRIMARY KEY (tenant, appid, role),"				\
+	" FOREIGN KEY (tenant, appid)"					\
+	"  REFERENCES authz_apps (tenant, appid));"			\
+	"CREATE TABLE authz_role_grants ("				\
+	" tenant " KT " NOT NULL,"					\
+	" id " KT " NOT NULL,"						\
+	" appid " KT " NOT NULL,"					\
+	" role " KT " NOT NULL,"					\
+	" kind TEXT NOT NULL,"						\
+	" subject " KT " NOT NULL,"					\
+	" created_by TEXT NOT NULL,"					\
+	" created_at BIGINT NOT NULL,"					\
+	" PRIMARY KEY (tenant, id),"					\
+	" UNIQUE (tenant, appid, role, kind, subject),"			\
+	" FOREIGN KEY (tenant, appid, role)"				\
+	"  REFERENCES authz_roles (tenant, appid, role));"		\
+	"CREATE INDEX authz_role_grants_subject"			\
+	" ON authz_role_grants (tenant, kind, subject);"		\
+	"ALTER TABLE authz_revisions ADD COLUMN role_policies TEXT;"
+
 static const zt_migration authz_steps[] = {
 	{ 1, "applications and policy stores", SCHEMA_V1("TEXT"),
 	  SCHEMA_V1("TEXT COLLATE \"C\"") },
+	{ 2, "roles and role grants", SCHEMA_V2("TEXT"),
+	  SCHEMA_V2("TEXT COLLATE \"C\"") },
 };
 
 const zt_migration_set zt_authz_migrations = {
@@ -82,8 +120,8 @@ zt_appid_valid(const char *appid)
 /* ---- scope and small helpers ------------------------------------------- */
 
 /* Policy stores belong to tenant administrators, as OAuth clients do. */
-static int
-authz_scope(const zt_id_ctx *cx, const char *tenant)
+int
+az_scope(const zt_id_ctx *cx, const char *tenant)
 {
 	json_t *t = NULL;
 	int err;
@@ -99,12 +137,8 @@ authz_scope(const zt_id_ctx *cx, const char *tenant)
 	json_decref(t);
 	return ZT_OK;
 }
-
-
-
-
-static int
-bump_seq(zt_db *db)
+int
+az_bump_seq(zt_db *db)
 {
 	zt_stmt *st;
 	int err;
@@ -134,8 +168,8 @@ app_doc(const char *tenant, zt_stmt *st)
 	    "updated_at", zt_time_json(zt_stmt_int(st, 5)));
 }
 
-static int
-app_fetch(json_t **out, zt_db *db, const char *tenant, const char *appid)
+int
+az_app_fetch(json_t **out, zt_db *db, const char *tenant, const char *appid)
 {
 	zt_stmt *st;
 	int err;
@@ -199,7 +233,7 @@ zt_authz_app_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
 		    "bytes of UTF-8", ZT_NAME_MAX);
 	if ((err = zt_db_begin(cx->db)) < 0)
 		return err;
-	if ((err = authz_scope(cx, tenant)) < 0 ||
+	if ((err = az_scope(cx, tenant)) < 0 ||
 	    (err = zt_db_prepare(&st, cx->db, "INSERT INTO authz_apps"
 	    " (tenant, appid, name, namespace, version, created_at,"
 	    " updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)")) < 0)
@@ -212,8 +246,8 @@ zt_authz_app_create(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	if ((err = zt_stmt_run(st)) == ZT_EEXISTS)
 		err = zt_error_set(ZT_EEXISTS, "the appid \"%s\" is taken",
 		    appid);
-	if (err < 0 || (err = app_fetch(out, cx->db, tenant, appid)) < 0 ||
-	    (err = bump_seq(cx->db)) < 0)
+	if (err < 0 || (err = az_app_fetch(out, cx->db, tenant, appid)) < 0 ||
+	    (err = az_bump_seq(cx->db)) < 0)
 		goto out;
 	err = zt_audit_change(cx->db, cx->actor, "app.create", tenant, "app",
 	    appid, NULL, *out);
@@ -232,9 +266,9 @@ zt_authz_app_get(json_t **out, const zt_id_ctx *cx, const char *tenant,
 	int err;
 
 	*out = NULL;
-	if ((err = authz_scope(cx, tenant)) < 0)
+	if ((err = az_scope(cx, tenant)) < 0)
 		return err;
-	return app_fetch(out, cx->db, tenant, appid);
+	return az_app_fetch(out, cx->db, tenant, appid);
 }
 
 int
@@ -245,7 +279,7 @@ zt_authz_app_list(json_t **out, const zt_id_ctx *cx, const char *tenant)
 	int err;
 
 	*out = NULL;
-	if ((err = authz_scope(cx, tenant)) < 0 ||
+	if ((err = az_scope(cx, tenant)) < 0 ||
 	    (err = zt_db_prepare(&st, cx->db, "SELECT " APP_COLS APP_FROM
 	    " WHERE a.tenant = $1 ORDER BY a.appid")) < 0)
 		return err;
@@ -285,8 +319,8 @@ zt_authz_app_delete(const zt_id_ctx *cx, const char *tenant,
 
 	if ((err = zt_db_begin(cx->db)) < 0)
 		return err;
-	if ((err = authz_scope(cx, tenant)) < 0 ||
-	    (err = app_fetch(&before, cx->db, tenant, appid)) < 0)
+	if ((err = az_scope(cx, tenant)) < 0 ||
+	    (err = az_app_fetch(&before, cx->db, tenant, appid)) < 0)
 		goto out;
 	if (version != 0 && json_integer_value(json_object_get(before,
 	    "version")) != version) {
@@ -294,13 +328,17 @@ zt_authz_app_delete(const zt_id_ctx *cx, const char *tenant,
 		    "since version %lld", (long long)version);
 		goto out;
 	}
-	if ((err = delete_rows(cx->db, "DELETE FROM authz_revisions WHERE"
+	if ((err = delete_rows(cx->db, "DELETE FROM authz_role_grants WHERE"
+	    " tenant = $1 AND appid = $2", tenant, appid)) < 0 ||
+	    (err = delete_rows(cx->db, "DELETE FROM authz_roles WHERE"
+	    " tenant = $1 AND appid = $2", tenant, appid)) < 0 ||
+	    (err = delete_rows(cx->db, "DELETE FROM authz_revisions WHERE"
 	    " tenant = $1 AND store = $2", tenant, appid)) < 0 ||
 	    (err = delete_rows(cx->db, "DELETE FROM authz_stores WHERE"
 	    " tenant = $1 AND store = $2", tenant, appid)) < 0 ||
 	    (err = delete_rows(cx->db, "DELETE FROM authz_apps WHERE"
 	    " tenant = $1 AND appid = $2", tenant, appid)) < 0 ||
-	    (err = bump_seq(cx->db)) < 0)
+	    (err = az_bump_seq(cx->db)) < 0)
 		goto out;
 	err = zt_audit_change(cx->db, cx->actor, "app.delete", tenant, "app",
 	    appid, before, NULL);
@@ -312,7 +350,7 @@ out:
 /* ---- revisions ----------------------------------------------------------- */
 
 #define REV_COLS "revision, change, format, policies, schema_json," \
-	" created_by, created_at"
+	" created_by, created_at, role_policies"
 
 static json_t *
 rev_doc(const char *tenant, const char *store, zt_stmt *st, bool texts)
@@ -337,6 +375,9 @@ rev_doc(const char *tenant, const char *store, zt_stmt *st, bool texts)
 	if (!zt_stmt_is_null(st, 4))
 		json_object_set_new(d, "schema", json_loads(zt_stmt_text(st,
 		    4), 0, NULL));
+	if (!zt_stmt_is_null(st, 7))
+		json_object_set_new(d, "role_policies",
+		    json_string(zt_stmt_text(st, 7)));
 	return d;
 }
 
@@ -397,13 +438,13 @@ store_key(const char **store, const zt_id_ctx *cx, const char *tenant,
 	json_t *app = NULL;
 	int err;
 
-	if ((err = authz_scope(cx, tenant)) < 0)
+	if ((err = az_scope(cx, tenant)) < 0)
 		return err;
 	if (appid == NULL) {
 		*store = ZT_AUTHZ_TENANT_STORE;
 		return ZT_OK;
 	}
-	if ((err = app_fetch(&app, cx->db, tenant, appid)) < 0)
+	if ((err = az_app_fetch(&app, cx->db, tenant, appid)) < 0)
 		return err;
 	json_decref(app);
 	*store = appid;
@@ -500,8 +541,8 @@ insert_revision(zt_db *db, const zt_id_ctx *cx, const char *tenant,
 
 	if ((err = zt_db_prepare(&st, db, "INSERT INTO authz_revisions"
 	    " (tenant, store, revision, change, format, policies,"
-	    " schema_json, created_by, created_at) VALUES ($1, $2, $3, $4,"
-	    " $5, $6, $7, $8, $9)")) < 0)
+	    " schema_json, created_by, created_at, role_policies) VALUES"
+	    " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")) < 0)
 		return err;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, store);
@@ -516,6 +557,10 @@ insert_revision(zt_db *db, const zt_id_ctx *cx, const char *tenant,
 	zt_stmt_bind_text(st, 8, cx->actor != NULL && cx->actor->id != NULL ?
 	    cx->actor->id : "system");
 	zt_stmt_bind_int(st, 9, zt_now_ms());
+	if (t->roles != NULL && t->roles[0] != '\0')
+		zt_stmt_bind_text(st, 10, t->roles);
+	else
+		zt_stmt_bind_null(st, 10);
 	return zt_stmt_run(st);
 }
 
@@ -588,6 +633,13 @@ put_tx(json_t **out, json_t *errors, const zt_id_ctx *cx, const char *tenant,
 		if ((err = az_schema_normal(&schema_text, body, errors)) < 0)
 			goto out;
 		next.schema = schema_text;
+	} else if (part == ZT_AUTHZ_ROLES) {
+		next.roles = body;
+		if (cur.schema == NULL) {
+			err = zt_error_set(ZT_ECONFLICT, "the application has "
+			    "no schema yet: PUT its schema first");
+			goto out;
+		}
 	} else {
 		next.format = fmt_name(fmt);
 		next.policies = body;
@@ -604,6 +656,11 @@ put_tx(json_t **out, json_t *errors, const zt_id_ctx *cx, const char *tenant,
 
 		az_check_texts(errors, "app", NULL, next.format,
 		    next.policies, next.schema);
+		/* Role policies are checked with every schema change too,
+		 * so a schema never drops what a role relies on. */
+		if (next.roles != NULL && next.roles[0] != '\0')
+			az_check_texts(errors, "roles", NULL, "cedar",
+			    next.roles, next.schema);
 		if ((err = rev_fetch(&tdoc, cx->db, tenant,
 		    ZT_AUTHZ_TENANT_STORE, 0)) == ZT_OK) {
 			err = az_texts_of(&tcur, &tenant_hold, tdoc);
@@ -626,17 +683,21 @@ put_tx(json_t **out, json_t *errors, const zt_id_ctx *cx, const char *tenant,
 		json_t *first = json_array_get(errors, 0);
 
 		err = zt_error_set(ZT_EINVAL, "the %s does not validate: %s",
-		    part == ZT_AUTHZ_SCHEMA ? "schema" : "policy set",
+		    part == ZT_AUTHZ_SCHEMA ? "schema" : part ==
+		    ZT_AUTHZ_ROLES ? "role's permissions" : "policy set",
 		    json_string_value(json_object_get(first, "message")));
 		goto out;
 	}
 
 	if ((err = insert_revision(cx->db, cx, tenant, store, rev,
-	    part == ZT_AUTHZ_SCHEMA ? "schema" : "policies", &next)) < 0 ||
-	    (err = bump_seq(cx->db)) < 0 ||
+	    part == ZT_AUTHZ_SCHEMA ? "schema" : part == ZT_AUTHZ_ROLES ?
+	    "roles" : "policies", &next)) < 0 ||
+	    (err = az_bump_seq(cx->db)) < 0 ||
 	    (err = rev_fetch(out, cx->db, tenant, store, rev)) < 0)
 		goto out;
-	err = zt_audit_change(cx->db, cx->actor, part == ZT_AUTHZ_SCHEMA ?
+	/* A role change is audited by the role call that made it. */
+	if (part != ZT_AUTHZ_ROLES)
+		err = zt_audit_change(cx->db, cx->actor, part == ZT_AUTHZ_SCHEMA ?
 	    "policy.schema.put" : "policy.put", tenant, "policy-store", store,
 	    before, *out);
 out:
@@ -666,6 +727,11 @@ zt_authz_store_put(json_t **out, json_t **errors, const zt_id_ctx *cx,
 		return zt_error_set(ZT_EINVAL, "the tenant-wide store has no "
 		    "schema of its own");
 	}
+	if (part == ZT_AUTHZ_ROLES) {
+		json_decref(errs);
+		return zt_error_set(ZT_EINVAL, "role policies are written by "
+		    "the role calls only");
+	}
 	if (memchr(body, '\0', len) != NULL || !zt_utf8_valid(body, len)) {
 		json_decref(errs);
 		return zt_error_set(ZT_EINVAL, "the body is not UTF-8 text");
@@ -683,5 +749,21 @@ zt_authz_store_put(json_t **out, json_t **errors, const zt_id_ctx *cx,
 	if (err == ZT_EINVAL && errors != NULL && json_array_size(errs) > 0)
 		*errors = json_incref(errs);
 	json_decref(errs);
+	return err;
+}
+
+int
+az_put_roles(int64_t *rev, json_t *errors, const zt_id_ctx *cx,
+    const char *tenant, const char *appid, const char *roles)
+{
+	json_t *doc = NULL;
+	int err;
+
+	*rev = 0;
+	err = put_tx(&doc, errors, cx, tenant, appid, ZT_AUTHZ_ROLES,
+	    ZT_AUTHZ_CEDAR, roles != NULL ? roles : "", 0);
+	if (err == ZT_OK)
+		*rev = json_integer_value(json_object_get(doc, "revision"));
+	json_decref(doc);
 	return err;
 }

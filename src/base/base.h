@@ -194,6 +194,8 @@ int zt_json_decode(json_t *obj, const zt_json_field *fields, size_t n);
 /* Parses a request body: UTF-8, one JSON value, no duplicate keys, at most
  * `max_depth` levels of nesting.  ZT_EINVAL with a message on failure. */
 int zt_json_parse(json_t **out, const char *buf, size_t len, int max_depth);
+/* Whether the array `set` holds the string `s`. */
+bool zt_json_set_has(json_t *set, const char *s);
 
 #define ZT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -142,3 +142,15 @@ zt_json_decode(json_t *obj, const zt_json_field *fields, size_t n)
 	}
 	return ZT_OK;
 }
+
+bool
+zt_json_set_has(json_t *set, const char *s)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(set, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}

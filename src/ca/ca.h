@@ -374,6 +374,16 @@ int zt_ca_bundle_pem(char **out, const zt_ca_anchor *a, size_t n,
 int zt_ca_bundle_sequence_next(zt_db *db, const char *trust_domain,
     int64_t *seq);
 
+/*
+ * The CA generation of a trust domain: a counter that every change of
+ * its roots or intermediates (a rotation step, an import) increments, so
+ * that servers sharing the database see the change by reading one row.
+ * zt_ca_generation reads it (0 before the first change);
+ * zt_ca_generation_bump increments it in a transaction of its own.
+ */
+int zt_ca_generation(zt_db *db, const char *trust_domain, int64_t *gen);
+int zt_ca_generation_bump(zt_db *db, const char *trust_domain);
+
 /* ---- JWT-SVIDs --------------------------------------------------------------------- */
 
 /*

@@ -218,6 +218,35 @@ zt_ca_bundle_sequence_next(zt_db *db, const char *trust_domain,
 	return counter_next_tx(db, name, seq);
 }
 
+int
+zt_ca_generation(zt_db *db, const char *trust_domain, int64_t *gen)
+{
+	char name[SPIFFE_TD_MAX + 16];
+	zt_stmt *st;
+	int err;
+
+	snprintf(name, sizeof(name), "generation:%s", trust_domain);
+	if ((err = zt_db_prepare(&st, db, "SELECT value FROM ca_state"
+	    " WHERE name = $1")) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, name);
+	*gen = 0;
+	if ((err = zt_stmt_step(st)) == ZT_ROW)
+		*gen = zt_stmt_int(st, 0);
+	zt_stmt_reset(st);
+	return err < 0 ? err : ZT_OK;
+}
+
+int
+zt_ca_generation_bump(zt_db *db, const char *trust_domain)
+{
+	char name[SPIFFE_TD_MAX + 16];
+	int64_t gen;
+
+	snprintf(name, sizeof(name), "generation:%s", trust_domain);
+	return counter_next_tx(db, name, &gen);
+}
+
 /* ---- issuance and refusal records --------------------------------------------------- */
 
 int

@@ -38,6 +38,9 @@ typedef struct zt_config {
 	char *master_key;	/* ZTIAM_MASTER_KEY only: base64url text */
 	char *public_url;	/* base URL clients use; CRL/OCSP URLs */
 	int ca_max_ttl;		/* seconds; 0: the profile's maximum */
+	char *ca_key_uri;	/* intermediate key in a PKCS#11 token */
+	char *ca_pkcs11_module;
+	char *ca_key_pin_file;
 	int acme_http01_port;	/* ACME validation ports (docs/acme.md) */
 	int acme_tlsalpn01_port;
 	char *acme_test_resolve;	/* tests only: where every name goes */
@@ -66,6 +69,10 @@ int zt_cmd_ca(int argc, char **argv);
 int zt_cmd_policy(int argc, char **argv);
 /* authorize: one decision request to the server (cmd_policy.c) */
 int zt_cmd_authorize(int argc, char **argv);
+/* role create|update|list|get|delete|grant|grants|revoke (cmd_role.c) */
+int zt_cmd_role(int argc, char **argv);
+/* authorize actions|principals: the enumeration questions (cmd_role.c) */
+int zt_cmd_authorize_enum(int argc, char **argv);
 /* account password|totp|recovery-codes, session (cmd_authn.c) */
 bool zt_cmd_authn_has(const char *noun, int argc, char **argv);
 int zt_cmd_authn(const char *noun, int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * `ztiam cert issue|renew|revoke|list` and `ztiam ca show|rotate|csr|
+ * `ztiam cert issue|renew|jwt|revoke|list` and `ztiam ca show|rotate|csr|
  * import`: the certificate center through the REST API.  Certificates
  * and keys are written to files (keys mode 0600), never printed; tables
  * and --json like the other commands.  `cert renew` authenticates with
@@ -35,6 +35,9 @@ cert_usage(void)
 	    "[--ttl 1h] [--dns NAME]... [--ip ADDR]...\n"
 	    "       ztiam cert renew --cert FILE --key FILE --csr FILE "
 	    "--out FILE\n"
+	    "       ztiam cert jwt --tenant T --identity ID --audience A... "
+	    "--out FILE\n"
+	    "                  [--ttl 5m] [--cert FILE --key FILE]\n"
 	    "       ztiam cert revoke SERIAL --tenant T [--reason R]\n"
 	    "       ztiam cert list --tenant T [--identity ID] [--expiring 1h] "
 	    "[--revoked]\n"
@@ -217,6 +220,74 @@ cert_renew(zt_client *c, int argc, char **argv)
 	return rc;
 }
 
+/* A JWT-SVID, written to --out (mode 0600: it is a bearer token) and
+ * never printed.  With --cert and --key the workload asks with its own
+ * X.509-SVID over mutual TLS instead of a token. */
+static int
+cert_jwt(zt_client *c, const char *tenant, int argc, char **argv)
+{
+	const char *identity = zt_cli_take_opt(&argc, argv, "identity");
+	const char *out = zt_cli_take_opt(&argc, argv, "out");
+	const char *ttl = zt_cli_take_opt(&argc, argv, "ttl");
+	const char *cert = zt_cli_take_opt(&argc, argv, "cert");
+	const char *key = zt_cli_take_opt(&argc, argv, "key");
+	json_t *aud = take_list(&argc, argv, "audience");
+	json_t *body = NULL, *resp = NULL;
+	const char *token;
+	char path[512];
+	int64_t secs = 0;
+	int status, rc = 2;
+
+	if (tenant == NULL || identity == NULL || out == NULL || argc != 0 ||
+	    strlen(identity) > 64 || (cert == NULL) != (key == NULL)) {
+		rc = cert_usage();
+		goto out;
+	}
+	if (ttl && zt_parse_duration(ttl, &secs) < 0) {
+		fprintf(stderr, "ztiam: --ttl: %s\n", zt_error_msg());
+		goto out;
+	}
+	if (cert) {
+		/* The SVID is the credential: no token goes along. */
+		if (c->token) {
+			zt_wipe(c->token, strlen(c->token));
+			free(c->token);
+			c->token = NULL;
+		}
+		c->client_cert = cert;
+		c->client_key = key;
+	}
+	body = json_pack("{s:O}", "audience", aud);
+	if (secs)
+		json_object_set_new(body, "ttl", json_integer(secs));
+	snprintf(path, sizeof(path), "/v1/tenants/%s/identities/%s/jwt-svids",
+	    tenant, identity);
+	status = zt_client_call(c, "POST", path, body, &resp);
+	if (status != 201) {
+		zt_client_print_error(status, resp);
+		rc = 1;
+		goto out;
+	}
+	token = json_string_value(json_object_get(resp, "token"));
+	if (token == NULL || write_file(out, token, "\n", 0600) < 0) {
+		rc = 1;
+		goto out;
+	}
+	json_object_del(resp, "token");
+	if (c->json) {
+		json_dumpf(resp, stdout, JSON_INDENT(2));
+		putchar('\n');
+	} else
+		printf("JWT-SVID for %s written to %s\n", json_string_value(
+		    json_object_get(resp, "spiffe_id")), out);
+	rc = 0;
+out:
+	json_decref(aud);
+	json_decref(body);
+	json_decref(resp);
+	return rc;
+}
+
 static int
 cert_revoke(zt_client *c, const char *tenant, int argc, char **argv)
 {
@@ -310,6 +381,8 @@ zt_cmd_cert(int argc, char **argv)
 		rc = cert_issue(&c, tenant, argc, argv);
 	else if (strcmp(verb, "renew") == 0)
 		rc = cert_renew(&c, argc, argv);
+	else if (strcmp(verb, "jwt") == 0)
+		rc = cert_jwt(&c, tenant, argc, argv);
 	else if (strcmp(verb, "revoke") == 0)
 		rc = cert_revoke(&c, tenant, argc, argv);
 	else if (strcmp(verb, "list") == 0)
@@ -325,7 +398,7 @@ ca_usage(void)
 {
 	fprintf(stderr,
 	    "usage: ztiam ca show [--json]\n"
-	    "       ztiam ca rotate             one step: prepare, then "
+	    "       ztiam ca rotate [--root]    one step: prepare, then "
 	    "activate\n"
 	    "       ztiam ca csr --out FILE [--key-type p256|p384|rsa3072|"
 	    "ed25519...]\n"
@@ -336,12 +409,14 @@ ca_usage(void)
 	return 2;
 }
 
-/* The trust domain, the intermediates with their key ids and states;
- * with --json the certificates and the bundle too. */
+/* The trust domain, the intermediates and the roots with their key ids
+ * and states; with --json the certificates and the bundle too. */
 static int
 ca_show(zt_client *c, int argc)
 {
 	static const char *const cols[] = { "key_id", "state", "not_after" };
+	static const char *const root_cols[] = { "key_id", "state",
+	    "not_after", "published_until" };
 	json_t *resp;
 	int status, rc = 0;
 
@@ -360,6 +435,9 @@ ca_show(zt_client *c, int argc)
 		    json_string_value(json_object_get(resp, "active_key_id")));
 		zt_client_print_table(c, json_object_get(resp,
 		    "intermediates"), cols, ZT_ARRAY_LEN(cols));
+		printf("\nroots\n");
+		zt_client_print_table(c, json_object_get(resp, "roots"),
+		    root_cols, ZT_ARRAY_LEN(root_cols));
 	}
 	json_decref(resp);
 	return rc;
@@ -388,14 +466,18 @@ ca_call(zt_client *c, const char *path, json_t *body, int want,
 }
 
 static int
-ca_rotate(zt_client *c, int argc)
+ca_rotate(zt_client *c, int argc, char **argv)
 {
-	json_t *resp = NULL;
+	bool root = zt_cli_take_flag(&argc, argv, "root");
+	json_t *resp = NULL, *body;
 	int rc;
 
 	if (argc != 0)
 		return ca_usage();
-	if ((rc = ca_call(c, "/v1/ca/rotate", NULL, 200, &resp)) == 0 &&
+	body = json_pack("{s:b}", "root", root);
+	rc = ca_call(c, "/v1/ca/rotate", body, 200, &resp);
+	json_decref(body);
+	if (rc == 0 &&
 	    !c->json)
 		printf("%s: %s\n", json_string_value(json_object_get(resp,
 		    "step")), json_string_value(json_object_get(resp,
@@ -474,7 +556,7 @@ zt_cmd_ca(int argc, char **argv)
 	if (strcmp(verb, "show") == 0)
 		rc = ca_show(&c, argc);
 	else if (strcmp(verb, "rotate") == 0)
-		rc = ca_rotate(&c, argc);
+		rc = ca_rotate(&c, argc, argv);
 	else if (strcmp(verb, "csr") == 0)
 		rc = ca_csr(&c, argc, argv);
 	else if (strcmp(verb, "import") == 0)

@@ -906,6 +906,9 @@ authorize_run(zt_client *c, int argc, char **argv)
 int
 zt_cmd_authorize(int argc, char **argv)
 {
+	if (argc >= 1 && (strcmp(argv[0], "actions") == 0 ||
+	    strcmp(argv[0], "principals") == 0))
+		return zt_cmd_authorize_enum(argc, argv);
 	return with_client(authorize_run, argc, argv);
 }
 

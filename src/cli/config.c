@@ -77,6 +77,14 @@ static const struct opt opts[] = {
 	  "URLs in issued certificates; default http(s)://LISTEN)" },
 	{ "ca-max-ttl", OPT_SECS, O(ca_max_ttl), "0",
 	  "longest certificate lifetime the CA issues (0 = the profile's)" },
+	{ "ca-key-uri", OPT_STR, O(ca_key_uri), NULL,
+	  "pkcs11: URI (RFC 7512) of the CA's intermediate key in a PKCS#11 "
+	  "token; the key signs there and never leaves it" },
+	{ "ca-pkcs11-module", OPT_STR, O(ca_pkcs11_module), NULL,
+	  "the token's PKCS#11 module (e.g. "
+	  "/usr/lib/softhsm/libsofthsm2.so); needed with --ca-key-uri" },
+	{ "ca-key-pin-file", OPT_STR, O(ca_key_pin_file), NULL,
+	  "file holding the token's user PIN (mode 0600 or stricter)" },
 	{ "acme-http01-port", OPT_INT, O(acme_http01_port), "80",
 	  "port ACME http-01 validation connects to" },
 	{ "acme-tls-alpn01-port", OPT_INT, O(acme_tlsalpn01_port), "443",

@@ -177,12 +177,48 @@ setup_logging(const zt_config *cfg)
  * --public-url the CRL and OCSP URLs in certificates name the listen
  * address, which suits a single node tried out locally.
  */
+/* The token PIN: the first line of --ca-key-pin-file, a file that only
+ * its owner may read (the PIN is never a flag: flags reach `ps`). */
+static int
+read_pin(const char *path, char *pin, size_t n)
+{
+	struct stat sb;
+	size_t len;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL || fstat(fileno(f), &sb) < 0 ||
+	    !S_ISREG(sb.st_mode) || (sb.st_mode & 077) != 0 ||
+	    fgets(pin, (int)n, f) == NULL) {
+		log_error("--ca-key-pin-file must be a regular file of mode "
+		    "0600 or stricter holding the PIN", ZS("path", path));
+		if (f)
+			fclose(f);
+		return ZT_EINVAL;
+	}
+	fclose(f);
+	len = strcspn(pin, "\r\n");
+	pin[len] = '\0';
+	return ZT_OK;
+}
+
 static int
 start_ca(zt_config *cfg, zt_app *app)
 {
-	static char url[300];
+	static char url[300], pin[256];
 	int err;
 
+	if (cfg->ca_key_uri) {
+		if (cfg->ca_pkcs11_module == NULL) {
+			log_error("--ca-key-uri needs --ca-pkcs11-module");
+			return ZT_EINVAL;
+		}
+		if (cfg->ca_key_pin_file && read_pin(cfg->ca_key_pin_file,
+		    pin, sizeof(pin)) < 0)
+			return ZT_EINVAL;
+		app->ca_key_uri = cfg->ca_key_uri;
+		app->ca_pkcs11_module = cfg->ca_pkcs11_module;
+		app->ca_key_pin = cfg->ca_key_pin_file ? pin : NULL;
+	}
 	if (cfg->public_url == NULL) {
 		snprintf(url, sizeof(url), "%s://%s", cfg->tls_cert ? "https" :
 		    "http", cfg->listen);

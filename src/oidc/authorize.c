@@ -42,7 +42,6 @@
 #define HASH_HEX	(2 * ZT_SHA256_LEN + 1)
 #define NONCE_MAX	255
 #define STATE_MAX	1024
-#define RESOURCES_MAX	8
 #define CODE_KEEP_S	86400
 
 #define SCHEMA_V1(KT)							\
@@ -89,18 +88,6 @@ const zt_migration_set zt_oauth_code_migrations = {
 
 /* ---- small checks ------------------------------------------------------- */
 
-static bool
-in_set(json_t *set, const char *s)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(set, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return true;
-	return false;
-}
-
 /* True when the space-separated token `tok` (n bytes) is in `list`. */
 static bool
 scope_has(const char *list, const char *tok, size_t n)
@@ -114,41 +101,6 @@ scope_has(const char *list, const char *tok, size_t n)
 		p = *end ? end + 1 : end;
 	}
 	return false;
-}
-
-static bool
-scope_within(const char *want, const char *have)
-{
-	const char *w = want;
-	size_t n;
-
-	while (*w != '\0') {
-		n = strcspn(w, " ");
-		if (n > 0 && !scope_has(have, w, n))
-			return false;
-		w += n;
-		while (*w == ' ')
-			w++;
-	}
-	return true;
-}
-
-/* RFC 6749 3.3. */
-static bool
-scope_syntax_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > ZT_CLIENT_SCOPE_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == ' ' ? (i == 0 || i + 1 == n || s[i + 1] == ' ') :
-		    (c < 0x21 || c > 0x7e || c == '"' || c == '\\'))
-			return false;
-	}
-	return true;
 }
 
 static bool
@@ -178,22 +130,6 @@ verifier_ok(const char *s)
 		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
 		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
 		    s[i] == '-' || s[i] == '.' || s[i] == '_' || s[i] == '~'))
-			return false;
-	return true;
-}
-
-/* RFC 8707 2: an absolute URI without a fragment. */
-static bool
-resource_ok(const char *s)
-{
-	const char *colon = strchr(s, ':');
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ZT_CLIENT_URI_MAX || colon == NULL ||
-	    colon == s || colon[1] == '\0' || strchr(s, '#') != NULL)
-		return false;
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f)
 			return false;
 	return true;
 }
@@ -260,40 +196,6 @@ prompt_read(zt_authreq *a, zt_oauth_error *e)
 	return ZT_OK;
 }
 
-static int
-resources_read(zt_authreq *a, zt_oauth_error *e)
-{
-	size_t i;
-
-	for (i = 0; i < a->params.n; i++) {
-		const char *v = a->params.p[i].value;
-
-		if (strcmp(a->params.p[i].name, "resource") != 0 ||
-		    v[0] == '\0')
-			continue;
-		if (!resource_ok(v))
-			return zt_oauth_fail(e, 400, "invalid_target", "a "
-			    "resource is an absolute URI without a fragment");
-		if (a->resource == NULL && (a->resource = json_array()) ==
-		    NULL)
-			return zt_oauth_fail(e, 500, "server_error", "out of "
-			    "memory");
-		if (json_array_size(a->resource) >= RESOURCES_MAX)
-			return zt_oauth_fail(e, 400, "invalid_target", "at "
-			    "most %d resources", RESOURCES_MAX);
-		json_array_append_new(a->resource, json_string(v));
-	}
-	/* One resource is the audience as a string (RFC 9068 2.2 allows
-	 * both; the other grants do the same). */
-	if (json_array_size(a->resource) == 1) {
-		json_t *one = json_incref(json_array_get(a->resource, 0));
-
-		json_decref(a->resource);
-		a->resource = one;
-	}
-	return ZT_OK;
-}
-
 /* The checks whose errors go to the redirect URI. */
 static int
 check_rest(zt_authreq *a, bool parked, zt_oauth_error *e)
@@ -322,7 +224,7 @@ check_rest(zt_authreq *a, bool parked, zt_oauth_error *e)
 	if (strcmp(rt, "code") != 0)
 		return zt_oauth_fail(e, 400, "unsupported_response_type",
 		    "only response_type=code is supported");
-	if (!in_set(json_object_get(a->client.meta, "grant_types"),
+	if (!zt_json_set_has(json_object_get(a->client.meta, "grant_types"),
 	    "authorization_code"))
 		return zt_oauth_fail(e, 400, "unauthorized_client", "the "
 		    "client is not registered for the authorization code "
@@ -339,7 +241,8 @@ check_rest(zt_authreq *a, bool parked, zt_oauth_error *e)
 	a->scope = zt_form_get(f, "scope");
 	if (a->scope == NULL)
 		a->scope = registered;
-	if (!scope_syntax_ok(a->scope) || !scope_within(a->scope, registered))
+	if (!zt_scope_syntax_ok(a->scope) ||
+	    !zt_scope_within(a->scope, registered))
 		return zt_oauth_fail(e, 400, "invalid_scope", "the client may "
 		    "ask for these scopes only: %.150s", registered);
 	a->challenge = zt_form_get(f, "code_challenge");
@@ -371,7 +274,7 @@ check_rest(zt_authreq *a, bool parked, zt_oauth_error *e)
 	    "first_party"));
 	if (prompt_read(a, e) < 0)
 		return ZT_EINVAL;
-	return resources_read(a, e);
+	return zt_oauth_audience_read(&a->resource, &a->params, false, e);
 }
 
 static const char *const multi_params[] = { "resource", NULL };
@@ -437,7 +340,7 @@ zt_authreq_check(zt_authreq *a, zt_db *db, const zt_issuer *iss, zt_form *in,
 			return zt_oauth_fail(e, 400, "invalid_request",
 			    "redirect_uri is required");
 		a->redirect_uri = json_string_value(json_array_get(uris, 0));
-	} else if (!in_set(uris, a->redirect_uri)) {
+	} else if (!zt_json_set_has(uris, a->redirect_uri)) {
 		return zt_oauth_fail(e, 400, "invalid_request", "redirect_uri "
 		    "is not one this client registered");
 	}
@@ -603,7 +506,7 @@ zt_consent_covers(bool *yes, zt_db *db, const zt_issuer *iss,
 	zt_stmt_bind_text(st, 3, client_id);
 	zt_stmt_bind_text(st, 4, iss->system_id);
 	if ((err = zt_stmt_step(st)) == ZT_ROW)
-		*yes = scope_within(scope, zt_stmt_text(st, 0));
+		*yes = zt_scope_within(scope, zt_stmt_text(st, 0));
 	zt_stmt_reset(st);
 	return err < 0 ? err : ZT_OK;
 }

@@ -313,7 +313,8 @@ assertion_claims(json_t *c, const zt_oauth_req *r, const char *id,
 		return zt_oauth_fail(e, 401, "invalid_client", "the client "
 		    "assertion has no jti");
 	snprintf(ns, sizeof(ns), "assertion %s %s", r->iss->url, id);
-	if ((err = zt_replay_seen(ns, jti, exp + CLOCK_LEEWAY_S, now)) ==
+	if ((err = zt_replay_seen(r->db, ns, jti, exp + CLOCK_LEEWAY_S,
+	    now)) ==
 	    ZT_EEXISTS)
 		return zt_oauth_fail(e, 401, "invalid_client", "the client "
 		    "assertion was used before");

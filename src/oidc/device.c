@@ -25,7 +25,6 @@
 #define DEVICE_BYTES	32
 #define DEVICE_LEN	(5 + 43)
 #define HASH_HEX	(2 * ZT_SHA256_LEN + 1)
-#define RESOURCES_MAX	8
 
 static const char alphabet[] = "BCDFGHJKLMNPQRSTVWXZ";
 
@@ -90,76 +89,6 @@ device_hash(char hash[HASH_HEX], const char *code)
 	zt_sha256(h, code, n);
 	zt_hex_encode(hash, h, sizeof(h));
 	return true;
-}
-
-static bool
-has(json_t *set, const char *s)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(set, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return true;
-	return false;
-}
-
-static bool
-scope_within(const char *want, const char *have)
-{
-	const char *w = want, *h, *end;
-	size_t n;
-
-	while (*w != '\0') {
-		n = strcspn(w, " ");
-		if (n == 0)
-			return false;
-		for (h = have; *h != '\0'; h = *end ? end + 1 : end) {
-			end = h + strcspn(h, " ");
-			if ((size_t)(end - h) == n && strncmp(h, w, n) == 0)
-				break;
-		}
-		if (*h == '\0')
-			return false;
-		w += n;
-		if (*w == ' ')
-			w++;
-	}
-	return true;
-}
-
-/* RFC 8707 resources: absolute URIs without a fragment; NULL when none,
- * a string for one, an array for several. */
-static int
-resources_read(json_t **out, const zt_form *f, zt_oauth_error *e)
-{
-	json_t *list = json_array();
-	const char *v;
-	size_t i;
-
-	*out = NULL;
-	if (list == NULL)
-		return zt_oauth_fail(e, 500, "server_error", "out of memory");
-	for (i = 0; i < f->n; i++) {
-		if (strcmp(f->p[i].name, "resource") != 0 ||
-		    (v = f->p[i].value)[0] == '\0')
-			continue;
-		if (strchr(v, '#') != NULL || strchr(v, ':') == NULL ||
-		    strchr(v, ' ') != NULL || strlen(v) > ZT_CLIENT_URI_MAX ||
-		    json_array_size(list) == RESOURCES_MAX) {
-			json_decref(list);
-			return zt_oauth_fail(e, 400, "invalid_target", "at most "
-			    "%d resources, each an absolute URI without a "
-			    "fragment", RESOURCES_MAX);
-		}
-		json_array_append_new(list, json_string(v));
-	}
-	if (json_array_size(list) == 1)
-		*out = json_incref(json_array_get(list, 0));
-	else if (json_array_size(list) > 1)
-		*out = json_incref(list);
-	json_decref(list);
-	return ZT_OK;
 }
 
 static const char *const multi_params[] = { "resource", NULL };
@@ -252,19 +181,19 @@ zt_device_authorize(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	if ((err = zt_oauth_client_auth(&c, r, f, e)) < 0)
 		return err;
 	registered = json_string_value(json_object_get(c.meta, "scope"));
-	if (!has(json_object_get(c.meta, "grant_types"),
+	if (!zt_json_set_has(json_object_get(c.meta, "grant_types"),
 	    "urn:ietf:params:oauth:grant-type:device_code")) {
 		err = zt_oauth_fail(e, 400, "unauthorized_client", "the client "
 		    "is not registered for the device grant");
 		goto out;
 	}
 	if (want != NULL && (strlen(want) > ZT_CLIENT_SCOPE_MAX ||
-	    !scope_within(want, registered))) {
+	    !zt_scope_within(want, registered))) {
 		err = zt_oauth_fail(e, 400, "invalid_scope", "the client may "
 		    "ask for these scopes only: %.150s", registered);
 		goto out;
 	}
-	if ((err = resources_read(&res, f, e)) < 0)
+	if ((err = zt_oauth_audience_read(&res, f, false, e)) < 0)
 		goto out;
 	if (res != NULL && (res_text = json_dumps(res, JSON_COMPACT |
 	    JSON_ENCODE_ANY)) == NULL) {

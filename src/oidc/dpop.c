@@ -34,8 +34,8 @@ htu_matches(const char *claim, const char *want)
 }
 
 static int
-proof_claims(json_t *c, const char *htm, const char *htu, int64_t now,
-    zt_oauth_error *e)
+proof_claims(json_t *c, zt_db *db, const char *htm, const char *htu,
+    int64_t now, zt_oauth_error *e)
 {
 	const char *m = json_string_value(json_object_get(c, "htm"));
 	const char *u = json_string_value(json_object_get(c, "htu"));
@@ -52,7 +52,7 @@ proof_claims(json_t *c, const char *htm, const char *htu, int64_t now,
 	if (jti == NULL || jti[0] == '\0' || strlen(jti) > JTI_MAX)
 		return bad_proof(e, "the DPoP proof has no usable jti");
 	snprintf(ns, sizeof(ns), "dpop %s", htu);
-	err = zt_replay_seen(ns, jti, iat + ZT_DPOP_WINDOW_S +
+	err = zt_replay_seen(db, ns, jti, iat + ZT_DPOP_WINDOW_S +
 	    CLOCK_LEEWAY_S, now);
 	if (err == ZT_EEXISTS)
 		return bad_proof(e, "the DPoP proof was used before");
@@ -63,8 +63,9 @@ proof_claims(json_t *c, const char *htm, const char *htu, int64_t now,
 }
 
 int
-zt_dpop_check(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], const char *proof,
-    const char *htm, const char *htu, int64_t now, zt_oauth_error *e)
+zt_dpop_check(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], zt_db *db,
+    const char *proof, const char *htm, const char *htu, int64_t now,
+    zt_oauth_error *e)
 {
 	zt_jwt_expect x = {
 		.typ = "dpop+jwt", .now = now, .leeway_s = CLOCK_LEEWAY_S,
@@ -100,7 +101,7 @@ zt_dpop_check(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], const char *proof,
 		err = bad_proof(e, zt_error_msg());
 		goto out;
 	}
-	if ((err = proof_claims(c, htm, htu, now, e)) < 0)
+	if ((err = proof_claims(c, db, htm, htu, now, e)) < 0)
 		goto out;
 	if (zt_jose_thumbprint(jkt, key) < 0)
 		err = zt_oauth_fail(e, 500, "server_error", "cannot compute "

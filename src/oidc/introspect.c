@@ -26,9 +26,19 @@
 	"CREATE INDEX oauth_revoked_expiry"				\
 	" ON oauth_revoked (tenant, expires_at);"
 
+/* Single-use values (DPoP proof and client assertion jti) shared by the
+ * nodes of one database (zt_replay_seen in issuer.c). */
+#define SCHEMA_V2(KT)							\
+	"CREATE TABLE oauth_replay ("					\
+	" hash " KT " PRIMARY KEY,"					\
+	" expires_at BIGINT NOT NULL);"					\
+	"CREATE INDEX oauth_replay_expiry ON oauth_replay (expires_at);"
+
 static const zt_migration oauth_steps[] = {
 	{ 1, "revoked access tokens", SCHEMA_V1("TEXT"),
 	  SCHEMA_V1("TEXT COLLATE \"C\"") },
+	{ 2, "single-use values of all nodes", SCHEMA_V2("TEXT"),
+	  SCHEMA_V2("TEXT COLLATE \"C\"") },
 };
 
 const zt_migration_set zt_oauth_migrations = {

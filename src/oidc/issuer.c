@@ -7,6 +7,7 @@
  * and the JWKS.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,8 +443,46 @@ struct replay_slot {
 static struct replay_slot *replay;
 static pthread_mutex_t replay_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * Nodes sharing a PostgreSQL database share the values too: a value new
+ * to this node is also inserted into oauth_replay, keyed by the hex of
+ * the same hash, and a conflict there means another node took it first.
+ * Every SWEEP_EVERY insertions of a process, the expired rows go.
+ */
+#define SWEEP_EVERY	1024
+
+static _Atomic uint32_t replay_inserts;
+
+static int
+replay_shared(zt_db *db, const uint8_t h[ZT_SHA256_LEN], int64_t exp,
+    int64_t now)
+{
+	char hex[2 * ZT_SHA256_LEN + 1];
+	zt_stmt *st;
+	int err;
+
+	zt_hex_encode(hex, h, ZT_SHA256_LEN);
+	if ((err = zt_db_prepare(&st, db, "INSERT INTO oauth_replay (hash,"
+	    " expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, hex);
+	zt_stmt_bind_int(st, 2, exp);
+	if ((err = zt_stmt_run(st)) < 0)
+		return err;
+	if (zt_stmt_changes(st) == 0)
+		return zt_error_set(ZT_EEXISTS, "used before");
+	if (atomic_fetch_add(&replay_inserts, 1) % SWEEP_EVERY ==
+	    SWEEP_EVERY - 1 && zt_db_prepare(&st, db, "DELETE FROM"
+	    " oauth_replay WHERE expires_at < $1") == ZT_OK) {
+		zt_stmt_bind_int(st, 1, now);
+		(void)zt_stmt_run(st);	/* the next sweep retries */
+	}
+	return ZT_OK;
+}
+
 int
-zt_replay_seen(const char *ns, const char *key, int64_t exp, int64_t now)
+zt_replay_seen(zt_db *db, const char *ns, const char *key, int64_t exp,
+    int64_t now)
 {
 	uint8_t h[ZT_SHA256_LEN];
 	struct replay_slot *free_slot = NULL, *s;
@@ -493,5 +532,7 @@ zt_replay_seen(const char *ns, const char *key, int64_t exp, int64_t now)
 		free_slot->exp = exp > now ? exp : now + 1;
 	}
 	pthread_mutex_unlock(&replay_mu);
+	if (err == ZT_OK && db != NULL && zt_db_driver(db) == ZT_DB_POSTGRES)
+		err = replay_shared(db, h, exp > now ? exp : now + 1, now);
 	return err;
 }

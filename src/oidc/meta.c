@@ -182,18 +182,6 @@ response_check(const char *field, const char *s)
 	    bad(field, "only \"code\" is supported");
 }
 
-static bool
-has(json_t *set, const char *s)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(set, i, v)
-		if (strcmp(json_string_value(v), s) == 0)
-			return true;
-	return false;
-}
-
 /* RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), joined by
  * single spaces. */
 static int
@@ -258,21 +246,23 @@ static int
 meta_consistent(const struct meta_in *m, json_t *grants, json_t *responses,
     json_t *redirects)
 {
-	bool code = has(grants, GT_CODE);
+	bool code = zt_json_set_has(grants, GT_CODE);
 	bool pub = strcmp(m->method, "none") == 0;
 
 	if (json_array_size(grants) == 0)
 		return bad("grant_types", "at least one");
-	if (code != has(responses, "code"))
+	if (code != zt_json_set_has(responses, "code"))
 		return bad("response_types", "\"code\" goes with the "
 		    "authorization_code grant, and only with it");
-	if (has(grants, GT_REFRESH) && !code && !has(grants, GT_DEVICE))
+	if (zt_json_set_has(grants, GT_REFRESH) && !code &&
+	    !zt_json_set_has(grants, GT_DEVICE))
 		return bad("grant_types", "refresh_token needs "
 		    "authorization_code or the device grant");
 	if (code && json_array_size(redirects) == 0)
 		return bad("redirect_uris", "required for the "
 		    "authorization_code grant");
-	if (pub && (has(grants, GT_CLIENT) || has(grants, GT_EXCHANGE)))
+	if (pub && (zt_json_set_has(grants, GT_CLIENT) ||
+	    zt_json_set_has(grants, GT_EXCHANGE)))
 		return bad("token_endpoint_auth_method", "a public client "
 		    "(\"none\") cannot use client_credentials or token "
 		    "exchange");
@@ -310,7 +300,7 @@ meta_build(json_t **out, const struct meta_in *m)
 		err = string_set(&responses, "response_types", m->responses, 1,
 		    response_check);
 	else
-		err = (responses = has(grants, GT_CODE) ?
+		err = (responses = zt_json_set_has(grants, GT_CODE) ?
 		    json_pack("[s]", "code") : json_array()) ? ZT_OK :
 		    zt_error_set(ZT_ENOMEM, "out of memory");
 	if (err < 0 ||

@@ -192,6 +192,29 @@ typedef struct zt_oauth_error {
 int zt_oauth_fail(zt_oauth_error *e, int status, const char *error,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* ---- scopes and resources (scope.c) ---------------------------------- */
+
+/* RFC 8707 allows several resources; a token for more than a few
+ * services is a token for too many. */
+#define ZT_OAUTH_RESOURCES_MAX	8
+
+/* RFC 6749 3.3: space-separated tokens of printable ASCII but '"' and
+ * '\\', single spaces, at most ZT_CLIENT_SCOPE_MAX bytes. */
+bool zt_scope_syntax_ok(const char *s);
+/* Whether every scope token of `want` is one of `have`'s. */
+bool zt_scope_within(const char *want, const char *have);
+/* RFC 8707 2: an absolute URI without a fragment. */
+bool zt_resource_ok(const char *s);
+/*
+ * The audience a request asks for: every `resource` parameter (absolute
+ * URIs) and, when `audience_ok`, every `audience` (RFC 8693: any
+ * string), at most ZT_OAUTH_RESOURCES_MAX.  *out is NULL when none was
+ * asked for, a string for one, an array for several; invalid_target
+ * otherwise.
+ */
+int zt_oauth_audience_read(json_t **out, const zt_form *f, bool audience_ok,
+    zt_oauth_error *e);
+
 /* A token's audit record waiting for a group commit (see
  * zt_oauth_req.defer_audit). */
 typedef struct zt_oauth_audit {
@@ -257,13 +280,16 @@ void zt_oauth_clients_thread_done(void);
 
 /*
  * A bounded table of values seen (assertion and DPoP proof jti), each
- * kept until its expiry.  Per process: nodes sharing a database keep
- * their own.  zt_replay_seen() records `key` under `ns` until `exp`
- * (seconds) and returns ZT_OK the first time, ZT_EEXISTS after, and
+ * kept until its expiry.  zt_replay_seen() records `key` under `ns` until
+ * `exp` (seconds) and returns ZT_OK the first time, ZT_EEXISTS after, and
  * ZT_EUNAVAIL when the table is too full to record it (refuse: a value
- * that cannot be remembered cannot be accepted once).
+ * that cannot be remembered cannot be accepted once).  Each process keeps
+ * its own table in memory; when `db` is PostgreSQL, which several nodes
+ * may share, the value is also recorded in its table oauth_replay, so
+ * that a value used on one node is refused on every other.  `db` may be
+ * NULL (this process only).
  */
-int zt_replay_seen(const char *ns, const char *key, int64_t exp,
+int zt_replay_seen(zt_db *db, const char *ns, const char *key, int64_t exp,
     int64_t now);
 
 /* ---- DPoP (dpop.c) ----------------------------------------------------- */
@@ -275,11 +301,13 @@ int zt_replay_seen(const char *ns, const char *key, int64_t exp,
  * Checks the DPoP proof `proof` (RFC 9449 4.3) for a request of `htm` to
  * `htu`: typ dpop+jwt, an asymmetric alg (ES256, RS256, PS256, EdDSA), a
  * public jwk in the header that verifies the signature, htm and htu equal,
- * iat within ZT_DPOP_WINDOW_S of now, a jti not seen before.  On success
+ * iat within ZT_DPOP_WINDOW_S of now, a jti not seen before (by any node
+ * sharing `db`: zt_replay_seen).  On success
  * `jkt` gets the key's RFC 7638 thumbprint.  invalid_dpop_proof (400).
  */
-int zt_dpop_check(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], const char *proof,
-    const char *htm, const char *htu, int64_t now, zt_oauth_error *e);
+int zt_dpop_check(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], zt_db *db,
+    const char *proof, const char *htm, const char *htu, int64_t now,
+    zt_oauth_error *e);
 
 /* ---- access tokens (token.c) ------------------------------------------ */
 

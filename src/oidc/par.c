@@ -30,43 +30,6 @@ zt_par_required(json_t *meta)
 	    "require_pushed_authorization_requests"));
 }
 
-static bool
-in_set(json_t *set, const char *s)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(set, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return true;
-	return false;
-}
-
-/* Whether every space-separated token of `want` is one of `have`. */
-static bool
-scope_within(const char *want, const char *have)
-{
-	const char *w = want, *h, *end;
-	size_t n;
-
-	while (*w != '\0') {
-		n = strcspn(w, " ");
-		if (n == 0)
-			return false;
-		for (h = have; *h != '\0'; h = *end ? end + 1 : end) {
-			end = h + strcspn(h, " ");
-			if ((size_t)(end - h) == n && strncmp(h, w, n) == 0)
-				break;
-		}
-		if (*h == '\0')
-			return false;
-		w += n;
-		if (*w == ' ')
-			w++;
-	}
-	return true;
-}
-
 /* The checks a pushed request gets before it is kept. */
 static int
 par_check(const zt_oauth_client *c, const zt_form *f, zt_oauth_error *e)
@@ -87,7 +50,7 @@ par_check(const zt_oauth_client *c, const zt_form *f, zt_oauth_error *e)
 	if (zt_form_get(f, "request_uri") != NULL)
 		return zt_oauth_fail(e, 400, "invalid_request", "a pushed "
 		    "request cannot itself name a request_uri");
-	if (!in_set(json_object_get(c->meta, "grant_types"),
+	if (!zt_json_set_has(json_object_get(c->meta, "grant_types"),
 	    "authorization_code"))
 		return zt_oauth_fail(e, 400, "unauthorized_client", "the client "
 		    "is not registered for the authorization code grant");
@@ -95,11 +58,12 @@ par_check(const zt_oauth_client *c, const zt_form *f, zt_oauth_error *e)
 		return zt_oauth_fail(e, 400, rt == NULL ? "invalid_request" :
 		    "unsupported_response_type", "response_type must be "
 		    "\"code\"");
-	if (ru == NULL ? json_array_size(uris) != 1 : !in_set(uris, ru))
+	if (ru == NULL ? json_array_size(uris) != 1 :
+	    !zt_json_set_has(uris, ru))
 		return zt_oauth_fail(e, 400, "invalid_request", ru == NULL ?
 		    "redirect_uri is required: the client registered several" :
 		    "redirect_uri is not one the client registered");
-	if (scope != NULL && !scope_within(scope, json_string_value(
+	if (scope != NULL && !zt_scope_within(scope, json_string_value(
 	    json_object_get(c->meta, "scope"))))
 		return zt_oauth_fail(e, 400, "invalid_scope", "the client may "
 		    "not ask for these scopes");

@@ -34,9 +34,6 @@
 #define GT_CODE		"authorization_code"
 /* ID tokens are read at sign-in and then thrown away: a few minutes. */
 #define ID_TOKEN_LIFETIME_S	300
-/* RFC 8707 allows several resources; a token for more than a few
- * services is a token for too many. */
-#define RESOURCES_MAX	8
 #define JTI_BYTES	16
 #define VKEY_SLOTS	16
 #define VKEY_TTL_MS	60000
@@ -465,125 +462,6 @@ zt_id_token_hint(json_t **claims, zt_db *db, const zt_issuer *iss,
 
 /* ---- scopes and audiences ---------------------------------------------- */
 
-/* True when every space-separated token of `want` is one of `have`. */
-static bool
-scope_subset(const char *want, const char *have)
-{
-	const char *w = want, *h, *end;
-	size_t n;
-
-	while (*w != '\0') {
-		n = strcspn(w, " ");
-		for (h = have; *h != '\0'; h = *end ? end + 1 : end) {
-			end = h + strcspn(h, " ");
-			if ((size_t)(end - h) == n && strncmp(h, w, n) == 0)
-				break;
-		}
-		if (*h == '\0')
-			return false;
-		w += n;
-		if (*w == ' ')
-			w++;
-	}
-	return true;
-}
-
-/* RFC 6749 3.3 scope syntax. */
-static bool
-scope_syntax_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > ZT_CLIENT_SCOPE_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == ' ' ? (i == 0 || i + 1 == n || s[i + 1] == ' ') :
-		    (c < 0x21 || c > 0x7e || c == '"' || c == '\\'))
-			return false;
-	}
-	return true;
-}
-
-/* RFC 8707 2: an absolute URI without a fragment. */
-static bool
-resource_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > ZT_CLIENT_URI_MAX || strchr(s, '#') != NULL)
-		return false;
-	for (i = 0; i < n && s[i] != ':'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
-		    s[i] <= 'Z') || (i > 0 && ((s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '+' || s[i] == '-' || s[i] == '.'))))
-			return false;
-	if (i == 0 || i == n || s[i + 1] == '\0')
-		return false;
-	for (; i < n; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
-			return false;
-	return true;
-}
-
-/*
- * The audience asked for: every `resource` (absolute URIs) and, when
- * `audience_ok`, every `audience` (RFC 8693: any string).  *out is NULL
- * when none was asked for, a string for one, an array for several.
- */
-static int
-audience_read(json_t **out, const zt_form *f, bool audience_ok,
-    zt_oauth_error *e)
-{
-	json_t *list = json_array();
-	size_t i;
-
-	*out = NULL;
-	if (list == NULL)
-		return zt_oauth_fail(e, 500, "server_error", "out of memory");
-	for (i = 0; i < f->n; i++) {
-		const char *name = f->p[i].name, *v = f->p[i].value;
-		bool is_res = strcmp(name, "resource") == 0;
-
-		if (!is_res && !(audience_ok && strcmp(name, "audience") == 0))
-			continue;
-		if (v[0] == '\0')
-			continue;
-		if ((is_res && !resource_ok(v)) || strlen(v) > ZT_CLIENT_URI_MAX) {
-			json_decref(list);
-			return zt_oauth_fail(e, 400, "invalid_target", "a "
-			    "resource is an absolute URI without a fragment");
-		}
-		if (json_array_size(list) == RESOURCES_MAX) {
-			json_decref(list);
-			return zt_oauth_fail(e, 400, "invalid_target", "at "
-			    "most %d resources and audiences", RESOURCES_MAX);
-		}
-		json_array_append_new(list, json_string(v));
-	}
-	if (json_array_size(list) == 0)
-		json_decref(list);
-	else if (json_array_size(list) == 1) {
-		*out = json_incref(json_array_get(list, 0));
-		json_decref(list);
-	} else
-		*out = list;
-	return ZT_OK;
-}
-
-static bool
-has_grant(json_t *meta, const char *grant)
-{
-	json_t *v;
-	size_t i;
-
-	json_array_foreach(json_object_get(meta, "grant_types"), i, v)
-		if (strcmp(json_string_value(v), grant) == 0)
-			return true;
-	return false;
-}
-
 static zt_jose_alg
 client_alg(json_t *meta)
 {
@@ -633,13 +511,13 @@ grant_client_credentials(struct grant_out *g, const zt_oauth_client *c,
 	const char *want = zt_form_get(f, "scope");
 	int err;
 
-	if (want != NULL && !scope_syntax_ok(want))
+	if (want != NULL && !zt_scope_syntax_ok(want))
 		return zt_oauth_fail(e, 400, "invalid_scope", "scope is "
 		    "space-separated scope tokens");
-	if (want != NULL && !scope_subset(want, registered))
+	if (want != NULL && !zt_scope_within(want, registered))
 		return zt_oauth_fail(e, 400, "invalid_scope", "the client may "
 		    "ask for these scopes only: %.150s", registered);
-	if ((err = audience_read(&g->aud, f, false, e)) < 0)
+	if ((err = zt_oauth_audience_read(&g->aud, f, false, e)) < 0)
 		return err;
 	g->scope = strdup(want ? want : registered);
 	g->sub = strdup(c->id);
@@ -732,13 +610,13 @@ grant_exchange(struct grant_out *g, const zt_oauth_client *c,
 		goto out;
 	}
 	have = json_string_value(json_object_get(s, "scope"));
-	if (want != NULL && (!scope_syntax_ok(want) || have == NULL ||
-	    !scope_subset(want, have))) {
+	if (want != NULL && (!zt_scope_syntax_ok(want) || have == NULL ||
+	    !zt_scope_within(want, have))) {
 		err = zt_oauth_fail(e, 400, "invalid_scope", "the scope may "
 		    "only narrow the subject token's");
 		goto out;
 	}
-	if ((err = audience_read(&g->aud, f, true, e)) < 0)
+	if ((err = zt_oauth_audience_read(&g->aud, f, true, e)) < 0)
 		goto out;
 	if (g->aud == NULL)
 		g->aud = json_incref(json_object_get(s, "aud"));
@@ -793,11 +671,11 @@ grant_user(struct grant_out *g, const zt_form *f, const char *grant,
 	const char *want = zt_form_get(f, "scope");
 	int err;
 
-	if (want != NULL && (!scope_syntax_ok(want) ||
-	    !scope_subset(want, g->rt.scope)))
+	if (want != NULL && (!zt_scope_syntax_ok(want) ||
+	    !zt_scope_within(want, g->rt.scope)))
 		return zt_oauth_fail(e, 400, "invalid_scope", "the scope may "
 		    "only narrow the one granted");
-	if ((err = audience_read(&g->aud, f, false, e)) < 0)
+	if ((err = zt_oauth_audience_read(&g->aud, f, false, e)) < 0)
 		return err;
 	if (g->aud != NULL && !aud_subset(g->aud, g->rt.resource))
 		return zt_oauth_fail(e, 400, "invalid_target", "a resource "
@@ -893,7 +771,7 @@ code_id_token(json_t *out, struct grant_out *g, const zt_oauth_client *c,
 	zt_buf idt = ZT_BUF_INIT(ZT_JWS_MAX);
 	int err;
 
-	if (!scope_subset("openid", g->rt.scope))
+	if (!zt_scope_within("openid", g->rt.scope))
 		return ZT_OK;
 	err = zt_id_token(&idt, r->db, r->mk, r->idcfg, r->iss,
 	    client_alg(c->meta), &(zt_id_token_spec){
@@ -938,7 +816,8 @@ user_refresh(json_t *out, struct grant_out *g, const zt_oauth_client *c,
 			    "refresh token was used before: every token of "
 			    "its grant is revoked");
 	} else {
-		if (!has_grant(c->meta, GT_REFRESH)) {
+		if (!zt_json_set_has(json_object_get(c->meta, "grant_types"),
+		    GT_REFRESH)) {
 			/* A code's access token still joins the code's own
 			 * family, so that a replay of the code revokes it. */
 			if (g->is_code && zt_refresh_note_access(r->db,
@@ -983,8 +862,8 @@ dpop_read(char jkt[ZT_JOSE_THUMBPRINT_LEN + 1], bool *bound,
 			    "proof");
 		return ZT_OK;
 	}
-	if ((err = zt_dpop_check(jkt, r->dpop, r->method, r->endpoint, now,
-	    e)) < 0)
+	if ((err = zt_dpop_check(jkt, r->db, r->dpop, r->method, r->endpoint,
+	    now, e)) < 0)
 		return err;
 	*bound = true;
 	return ZT_OK;
@@ -1021,7 +900,8 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 		    "grant type is not supported here");
 		goto out;
 	}
-	if (!has_grant(c.meta, grant)) {
+	if (!zt_json_set_has(json_object_get(c.meta, "grant_types"),
+	    grant)) {
 		err = zt_oauth_fail(e, 400, "unauthorized_client", "the client "
 		    "is not registered for this grant type");
 		goto out;

@@ -201,3 +201,16 @@ zt_policy_schema_action_groups(const zt_policy_schema *s,
 	*n = ac->nanc;
 	return ZT_OK;
 }
+
+bool
+zt_policy_schema_action_at(const zt_policy_schema *s, size_t i,
+    zt_policy_uid *out)
+{
+	if (s == NULL || i >= s->nactions)
+		return false;
+	out->type = s->actions[i].uid.type.p;
+	out->type_len = s->actions[i].uid.type.n;
+	out->id = s->actions[i].uid.id.p;
+	out->id_len = s->actions[i].uid.id.n;
+	return true;
+}

@@ -342,5 +342,12 @@ bool zt_policy_schema_has_attr(const zt_policy_schema *s, const char *type,
  */
 int zt_policy_schema_action_groups(const zt_policy_schema *s,
     const zt_policy_uid *action, zt_policy_uid *out, size_t max, size_t *n);
+/*
+ * The i-th action the schema declares (groups included; in the schema's
+ * own order, i < zt_policy_schema_action_count), its strings borrowed
+ * from the schema.  False past the end.
+ */
+bool zt_policy_schema_action_at(const zt_policy_schema *s, size_t i,
+    zt_policy_uid *out);
 
 #endif

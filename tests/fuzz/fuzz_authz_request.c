@@ -45,7 +45,7 @@ static void
 setup(void)
 {
 	zt_authz_source src = { "t", "app", "", 1, ZT_AUTHZ_CEDAR, policies,
-	    schema_json };
+	    schema_json, NULL };
 
 	if (zt_authz_new(&az) != ZT_OK || zt_authz_install(az, &src) != ZT_OK)
 		abort();

@@ -60,7 +60,7 @@ fuzz_dpop(const char *in)
 	char jkt[ZT_JOSE_THUMBPRINT_LEN + 1];
 	zt_oauth_error e;
 
-	if (zt_dpop_check(jkt, in, "POST", "https://a.example/token",
+	if (zt_dpop_check(jkt, NULL, in, "POST", "https://a.example/token",
 	    1700000000, &e) == ZT_OK)
 		abort();
 }

@@ -14,6 +14,7 @@ The binary comes from ZTIAM_BIN or from the first command-line argument;
 see take_binary_argument().
 """
 
+import base64
 import hashlib
 import http.client
 import json
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 # Bounds on every wait, so that a hung server fails a test instead of
 # hanging the suite.  They are generous because the same tests run under
@@ -112,6 +114,52 @@ def create_database(url):
 
 
 # ---- the workspace: data directory and database --------------------------
+
+# -- protocol clients written by others
+
+NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                        "oidc")
+
+
+def basic_auth(client_id, secret):
+    """The Authorization header of client_secret_basic (RFC 6749 2.3.1:
+    both parts form-encoded first)."""
+    raw = "%s:%s" % (urllib.parse.quote(client_id, safe=""),
+                     urllib.parse.quote(secret, safe=""))
+    return {"Authorization": "Basic " +
+            base64.b64encode(raw.encode()).decode()}
+
+
+def run_node(case, script, need="oauth4webapi", **env):
+    """Runs tests/oidc/SCRIPT with node and the environment `env` added;
+    fails `case` unless it exits 0, or when node or the package `need`
+    is missing.  Its output goes to stderr."""
+    node = shutil.which("node")
+    if node is None or not os.path.isdir(
+            os.path.join(NODE_DIR, "node_modules", need)):
+        case.fail("node and tests/oidc/node_modules are required "
+                  "(scripts/deps.sh installs them)")
+    out = subprocess.run([node, os.path.join(NODE_DIR, script)],
+                         env=dict(os.environ, **env), capture_output=True,
+                         text=True, timeout=240)
+    sys.stderr.write(out.stdout)
+    case.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+
+
+def authlib_session(case):
+    """python3-authlib's OAuth2Session class; fails `case` without it."""
+    try:
+        from authlib.integrations.requests_client import OAuth2Session
+    except ImportError:
+        # A python3 other than Debian's (pyenv, a venv) does not see the
+        # Debian package, which is built for the same 3.11.
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            from authlib.integrations.requests_client import OAuth2Session
+        except ImportError:
+            case.fail("python3-authlib is required (scripts/deps.sh)")
+    return OAuth2Session
+
 
 class Workspace:
     """A data directory and a database that one or more server starts

@@ -12,16 +12,13 @@ With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
 import base64
 import json
 import os
-import shutil
-import subprocess
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-NODE_DIR = os.path.join(HERE, "..", "oidc")
+from harness import (Server, ServerTestCase,  # noqa: E402
+                     authlib_session, basic_auth, main, run_node)
 
 
 class OAuthCase(ServerTestCase):
@@ -50,12 +47,7 @@ class OAuthCase(ServerTestCase):
             headers=headers or {},
             content_type=content_type or "application/x-www-form-urlencoded")
 
-    @staticmethod
-    def basic(cid, secret):
-        raw = "%s:%s" % (urllib.parse.quote(cid, safe=""),
-                         urllib.parse.quote(secret, safe=""))
-        return {"Authorization": "Basic " +
-                base64.b64encode(raw.encode()).decode()}
+    basic = staticmethod(basic_auth)
 
     def fingerprint(self):
         return self.ws.fingerprint()
@@ -64,32 +56,12 @@ class OAuthCase(ServerTestCase):
 class CertifiedClientsTest(OAuthCase):
 
     def test_node_clients(self):
-        node = shutil.which("node")
-        if node is None or not os.path.isdir(
-                os.path.join(NODE_DIR, "node_modules", "oauth4webapi")):
-            self.fail("node and tests/oidc/node_modules are required "
-                      "(scripts/deps.sh installs them)")
-        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
-                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
-                   ZTIAM_TENANT="acme", ZTIAM_SYSTEM="staff")
-        out = subprocess.run([node, os.path.join(NODE_DIR, "flows.mjs")],
-                             env=env, capture_output=True, text=True,
-                             timeout=240)
-        sys.stderr.write(out.stdout)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        run_node(self, "flows.mjs", ZTIAM_URL="http://127.0.0.1:%d"
+                 % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
+                 ZTIAM_TENANT="acme", ZTIAM_SYSTEM="staff")
 
     def test_authlib_client_credentials(self):
-        try:
-            from authlib.integrations.requests_client import OAuth2Session
-        except ImportError:
-            # A python3 other than Debian's (pyenv, a venv) does not see
-            # the Debian package; it is built for the same 3.11.
-            sys.path.append("/usr/lib/python3/dist-packages")
-            try:
-                from authlib.integrations.requests_client import \
-                    OAuth2Session
-            except ImportError:
-                self.fail("python3-authlib is required (scripts/deps.sh)")
+        OAuth2Session = authlib_session(self)
         for method in ("client_secret_basic", "client_secret_post"):
             c = self.client(scope="read write",
                             token_endpoint_auth_method=method)
@@ -238,6 +210,66 @@ class EndpointTest(OAuthCase):
         self.assertEqual(r.status, 404)
         r = self.anon.get("/t/nope/staff/jwks")
         self.assertEqual(r.status, 404)
+
+
+def dpop_proof(htu, htm="POST"):
+    """A fresh DPoP proof (RFC 9449 4.2) under a new P-256 key."""
+    sys.path.append("/usr/lib/python3/dist-packages")
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import \
+        decode_dss_signature
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pub = key.public_key().public_numbers()
+    jwk = {"kty": "EC", "crv": "P-256", "x": b64(pub.x.to_bytes(32, "big")),
+           "y": b64(pub.y.to_bytes(32, "big"))}
+    head = b64(json.dumps({"typ": "dpop+jwt", "alg": "ES256",
+                           "jwk": jwk}).encode())
+    body = b64(json.dumps({"jti": b64(os.urandom(16)), "htm": htm,
+                           "htu": htu, "iat": int(time.time())}).encode())
+    r, s = decode_dss_signature(key.sign((head + "." + body).encode(),
+                                         ec.ECDSA(hashes.SHA256())))
+    return "%s.%s.%s" % (head, body,
+                         b64(r.to_bytes(32, "big") + s.to_bytes(32, "big")))
+
+
+class TwoNodesTest(OAuthCase):
+    """Two servers on one PostgreSQL database, behind one public URL."""
+
+    server_args = ("--public-url", "https://id.example")
+
+    def test_proof_used_on_one_node_is_refused_on_the_other(self):
+        if not self.ws.is_postgres:
+            self.skipTest("nodes share state only on PostgreSQL")
+        other = Server(self.ws, args=self.server_args)
+        self.addCleanup(other.kill)
+        other.start()
+        anon2 = other.client(token=None)
+        c = self.client()
+        htu = "https://id.example/t/acme/staff/token"
+        body = urllib.parse.urlencode({"grant_type": "client_credentials"})
+        headers = basic_auth(c["client_id"], c["client_secret"])
+        proof = dpop_proof(htu)
+
+        def post(client, proof):
+            return client.post("/t/acme/staff/token", body,
+                               headers=dict(headers, DPoP=proof),
+                               content_type="application/"
+                               "x-www-form-urlencoded")
+        r = post(self.anon, proof)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["token_type"], "DPoP")
+        r = post(anon2, proof)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"], "invalid_dpop_proof")
+        self.assertIn("used before", r.json()["error_description"])
+        # The other node takes a proof of its own.
+        self.assertEqual(post(anon2, dpop_proof(htu)).status, 200)
+        self.assertEqual(other.stop(), 0)
 
 
 if __name__ == "__main__":

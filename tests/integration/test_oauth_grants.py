@@ -11,21 +11,17 @@ trail to hold no token.
 Run:  ZTIAM_BIN=build/src/ztiam python3 tests/integration/test_oauth_grants.py
 With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
 """
-import base64
 import html
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main  # noqa: E402
+from harness import (ServerTestCase, authlib_session,  # noqa: E402
+                     basic_auth, main, run_node)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-NODE_DIR = os.path.join(HERE, "..", "oidc")
 T = "/v1/tenants/grants"
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 PASSWORD = "pat-password-1"
@@ -75,12 +71,7 @@ class GrantsCase(ServerTestCase):
             headers=headers or {},
             content_type="application/x-www-form-urlencoded")
 
-    @staticmethod
-    def basic(cid, secret):
-        raw = "%s:%s" % (urllib.parse.quote(cid, safe=""),
-                         urllib.parse.quote(secret, safe=""))
-        return {"Authorization": "Basic " +
-                base64.b64encode(raw.encode()).decode()}
+    basic = staticmethod(basic_auth)
 
     def sign_in(self):
         r = self.api.post(T + "/sessions", {
@@ -131,33 +122,15 @@ class GrantsCase(ServerTestCase):
 class CertifiedClientsTest(GrantsCase):
 
     def test_node_clients(self):
-        node = shutil.which("node")
-        if node is None or not os.path.isdir(
-                os.path.join(NODE_DIR, "node_modules", "oauth4webapi")):
-            self.fail("node and tests/oidc/node_modules are required "
-                      "(scripts/deps.sh installs them)")
-        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
-                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
-                   ZTIAM_TENANT="grants", ZTIAM_SYSTEM="staff",
-                   ZTIAM_SYSTEM_ID=self.system_id,
-                   ZTIAM_CLOSED_SYSTEM="closed",
-                   ZTIAM_LOGIN="pat@example.com", ZTIAM_PASSWORD=PASSWORD)
-        out = subprocess.run([node, os.path.join(NODE_DIR, "grants.mjs")],
-                             env=env, capture_output=True, text=True,
-                             timeout=240)
-        sys.stderr.write(out.stdout)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        run_node(self, "grants.mjs", ZTIAM_URL="http://127.0.0.1:%d"
+                 % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
+                 ZTIAM_TENANT="grants", ZTIAM_SYSTEM="staff",
+                 ZTIAM_SYSTEM_ID=self.system_id,
+                 ZTIAM_CLOSED_SYSTEM="closed",
+                 ZTIAM_LOGIN="pat@example.com", ZTIAM_PASSWORD=PASSWORD)
 
     def test_authlib_refresh(self):
-        try:
-            from authlib.integrations.requests_client import OAuth2Session
-        except ImportError:
-            sys.path.append("/usr/lib/python3/dist-packages")
-            try:
-                from authlib.integrations.requests_client import \
-                    OAuth2Session
-            except ImportError:
-                self.fail("python3-authlib is required (scripts/deps.sh)")
+        OAuth2Session = authlib_session(self)
         c = self.client(scope="read write")
         first = self.device_tokens(c, self.basic(c["client_id"],
                                                  c["client_secret"]))

@@ -24,16 +24,15 @@ import secrets
 import shutil
 import sqlite3
 import struct
-import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, main, psql  # noqa: E402
+from harness import (ServerTestCase, authlib_session,  # noqa: E402
+                     main, psql, run_node)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NODE_DIR = os.path.join(HERE, "..", "oidc")
 T = "/v1/tenants/front"
 I = "/t/front/staff"
 PASSWORD = "pat-password-1"
@@ -602,15 +601,7 @@ class CertifiedClientsTest(FrontCase):
     person's name."""
 
     def test_authlib_code_flow_and_client_credentials(self):
-        try:
-            from authlib.integrations.requests_client import OAuth2Session
-        except ImportError:
-            sys.path.append("/usr/lib/python3/dist-packages")
-            try:
-                from authlib.integrations.requests_client import \
-                    OAuth2Session
-            except ImportError:
-                self.fail("python3-authlib is required (scripts/deps.sh)")
+        OAuth2Session = authlib_session(self)
         c = self.client()
         s = OAuth2Session(c["client_id"], c["client_secret"],
                           scope="openid email", redirect_uri=REDIRECT,
@@ -638,43 +629,26 @@ class CertifiedClientsTest(FrontCase):
         self.assertEqual(tok["scope"], "read")
 
     def test_node_clients(self):
-        node = shutil.which("node")
-        if node is None or not os.path.isdir(
-                os.path.join(NODE_DIR, "node_modules", "openid-client")):
-            self.fail("node and tests/oidc/node_modules are required "
-                      "(scripts/deps.sh installs them)")
-        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
-                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
-                   ZTIAM_TENANT="front", ZTIAM_SYSTEM="staff",
-                   ZTIAM_LOGIN="pat@example.com", ZTIAM_PASSWORD=PASSWORD)
-        out = subprocess.run([node, os.path.join(NODE_DIR, "codeflow.mjs")],
-                             env=env, capture_output=True, text=True,
-                             timeout=240)
-        sys.stderr.write(out.stdout)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        run_node(self, "codeflow.mjs", need="openid-client",
+                 ZTIAM_URL="http://127.0.0.1:%d" % self.server.port,
+                 ZTIAM_ADMIN_TOKEN=self.api.token, ZTIAM_TENANT="front",
+                 ZTIAM_SYSTEM="staff", ZTIAM_LOGIN="pat@example.com",
+                 ZTIAM_PASSWORD=PASSWORD)
 
 
 class BrowserTest(FrontCase):
-    """A real browser (Debian's chromium, tests/oidc/browser.mjs); skipped
-    when chromium or playwright-core is not installed."""
+    """A real browser (Debian's chromium, which scripts/deps.sh installs,
+    driven by playwright-core: tests/oidc/browser.mjs)."""
 
     def test_chromium_signs_in(self):
-        node = shutil.which("node")
         chromium = shutil.which("chromium")
-        if node is None or chromium is None or not os.path.isdir(
-                os.path.join(NODE_DIR, "node_modules", "playwright-core")):
-            self.skipTest("chromium, node or playwright-core is not "
-                          "installed")
-        env = dict(os.environ, ZTIAM_URL="http://127.0.0.1:%d"
-                   % self.server.port, ZTIAM_ADMIN_TOKEN=self.api.token,
-                   ZTIAM_TENANT="front", ZTIAM_SYSTEM="staff",
-                   ZTIAM_LOGIN="pat@example.com", ZTIAM_PASSWORD=PASSWORD,
-                   CHROMIUM=chromium)
-        out = subprocess.run([node, os.path.join(NODE_DIR, "browser.mjs")],
-                             env=env, capture_output=True, text=True,
-                             timeout=240)
-        sys.stderr.write(out.stdout)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        if chromium is None:
+            self.fail("chromium is required (scripts/deps.sh installs it)")
+        run_node(self, "browser.mjs", need="playwright-core",
+                 ZTIAM_URL="http://127.0.0.1:%d" % self.server.port,
+                 ZTIAM_ADMIN_TOKEN=self.api.token, ZTIAM_TENANT="front",
+                 ZTIAM_SYSTEM="staff", ZTIAM_LOGIN="pat@example.com",
+                 ZTIAM_PASSWORD=PASSWORD, CHROMIUM=chromium)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
  * its conversion against the schema (decide.c), the request reader, the
  * activation of new revisions while reader threads decide (activate.c;
  * run this under the ASan build to catch a snapshot freed too early),
- * and the decision log's masking and sampling (dlog.c).
+ * the decision log's masking and sampling (dlog.c), and roles: their
+ * permissions compiled to Cedar (roles.c), the Role parents a decision
+ * gives the principal and the actions enumeration (decide.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -57,7 +60,7 @@ registry(void)
 {
 	zt_authz *az;
 	zt_authz_source app = { "acme", "eihxiidhh23s", "NS", 1,
-	    ZT_AUTHZ_CEDAR, app_policies, schema_json };
+	    ZT_AUTHZ_CEDAR, app_policies, schema_json, NULL };
 
 	assert_int_equal(zt_authz_new(&az), ZT_OK);
 	assert_int_equal(zt_authz_install(az, &app), ZT_OK);
@@ -213,7 +216,7 @@ test_authz_map__tenant_forbid_wins(void **state)
 {
 	zt_authz *az = registry();
 	zt_authz_source ten = { "acme", NULL, "", 4, ZT_AUTHZ_CEDAR,
-	    tenant_policies, NULL };
+	    tenant_policies, NULL, NULL };
 	json_t *a, *p;
 
 	(void)state;
@@ -277,10 +280,10 @@ static const char even_policies[] =
 
 struct reader_arg {
 	zt_authz *az;
-	volatile bool *stop;
+	atomic_bool *stop;
 	long decisions;
 	long bad;
-	int64_t max_rev;
+	_Atomic int64_t max_rev;	/* read by the publisher meanwhile */
 };
 
 static void *
@@ -300,7 +303,7 @@ reader_main(void *p)
 	jack(&sub);
 	zt_json_parse(&doc, req, strlen(req), 8);
 	zt_authz_request_read(&r, doc);
-	while (!*ra->stop) {
+	while (!atomic_load(ra->stop)) {
 		if (zt_authz_decide(&out, zt_authz_view_get(ra->az, &v), &r,
 		    &sub, false) != ZT_OK) {
 			ra->bad++;
@@ -327,10 +330,10 @@ test_authz_activate__readers_during_publish(void **state)
 {
 	struct reader_arg ra[READERS];
 	pthread_t th[READERS];
-	volatile bool stop = false;
+	atomic_bool stop = false;
 	zt_authz *az;
 	zt_authz_source src = { "acme", "eihxiidhh23s", "NS", 1,
-	    ZT_AUTHZ_CEDAR, odd_policies, schema_json };
+	    ZT_AUTHZ_CEDAR, odd_policies, schema_json, NULL };
 	uint64_t gen0;
 	int i, k;
 
@@ -350,8 +353,12 @@ test_authz_activate__readers_during_publish(void **state)
 		if (k % 50 == 0)
 			usleep(1000);
 	}
-	usleep(20000);
-	stop = true;
+	/* Every reader goes on until it has decided with the last
+	 * revision, however the threads happen to be scheduled. */
+	for (i = 0; i < READERS; i++)
+		while (atomic_load(&ra[i].max_rev) < PUBLISH_ROUNDS)
+			usleep(1000);
+	atomic_store(&stop, true);
 	for (i = 0; i < READERS; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(ra[i].bad, 0);
@@ -370,6 +377,191 @@ test_authz_activate__readers_during_publish(void **state)
 }
 
 /* ---- the decision log ----------------------------------------------------- */
+
+/* ---- roles ---------------------------------------------------------------- */
+
+static const char role_schema[] =
+    "{\"NS\": {"
+    " \"entityTypes\": {"
+    "  \"User\": {\"memberOfTypes\": [\"Role\"]}, \"Role\": {},"
+    "  \"Resource\": {\"memberOfTypes\": [\"Resource\"]}},"
+    " \"actions\": {"
+    "  \"read\": {},"
+    "  \"get\": {\"memberOf\": [{\"id\": \"read\"}], \"appliesTo\": {"
+    "   \"principalTypes\": [\"User\"], \"resourceTypes\": [\"Resource\"],"
+    "   \"context\": {\"type\": \"Record\", \"attributes\": {}}}},"
+    "  \"put\": {\"appliesTo\": {"
+    "   \"principalTypes\": [\"User\"], \"resourceTypes\": [\"Resource\"],"
+    "   \"context\": {\"type\": \"Record\", \"attributes\": {}}}}}}}";
+
+static char *
+role_text(const char *perms_json, int want)
+{
+	json_t *perms = json_loads(perms_json, 0, NULL);
+	char *text = NULL;
+
+	assert_non_null(perms);
+	assert_int_equal(zt_authz_role_policies(&text, "NS", "app1", "reader",
+	    perms), want);
+	json_decref(perms);
+	return text;
+}
+
+static void
+test_authz_roles__compile(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = role_text("[{\"actions\": [\"read\", \"we\\\"ird\"],"
+	    " \"resource_prefix\": \"docs:a\", \"when\": \"true\"},"
+	    " {\"actions\": [\"put\"], \"resource\": \"docs:a:b\"},"
+	    " {\"actions\": [\"get\"]}]", ZT_OK);
+	assert_non_null(strstr(t, "@id(\"role:reader:0\")"));
+	assert_non_null(strstr(t, "principal in NS::Role::\"app1/reader\""));
+	assert_non_null(strstr(t, "action in [NS::Action::\"read\", "
+	    "NS::Action::\"we\\\"ird\"]"));
+	assert_non_null(strstr(t, "resource in NS::Resource::\"docs:a\""));
+	assert_non_null(strstr(t, "resource == NS::Resource::\"docs:a:b\""));
+	assert_non_null(strstr(t, "@id(\"role:reader:2\")"));
+	free(t);
+	t = role_text("[]", ZT_OK);
+	assert_string_equal(t != NULL ? t : "", "");
+	free(t);
+}
+
+static void
+test_authz_roles__refused(void **state)
+{
+	static const char *const bad[] = {
+		"[{\"actions\": []}]",
+		"[{\"actions\": [\"read\"], \"resource\": \"a\","
+		" \"resource_prefix\": \"a\"}]",
+		"[{\"actions\": [\"read\"], \"resource\": \"a::b\"}]",
+		"[{\"actions\": [\"read\"], \"resource\": \":a\"}]",
+		"[{\"actions\": [\"re\\nad\"]}]",
+		"[{\"actions\": [1]}]",
+		"[{\"actions\": [\"read\"], \"other\": 1}]",
+		"[{\"actions\": [\"read\"], \"when\": \"\"}]",
+		/* closes the policy and opens a second one */
+		"[{\"actions\": [\"read\"], \"when\": \"true }; permit("
+		"principal, action, resource) when { true\"}]",
+		/* a template slot */
+		"[{\"actions\": [\"read\"], \"when\": \"true }; permit("
+		"principal == ?principal, action, resource) when { true\"}]",
+		"[{\"actions\": [\"read\"], \"when\": \"(((\"}]",
+		"[\"read\"]",
+	};
+	json_t *perms;
+	char *t = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ZT_ARRAY_LEN(bad); i++) {
+		perms = json_loads(bad[i], 0, NULL);
+		assert_non_null(perms);
+		assert_int_equal(zt_authz_role_policies(&t, "", "a", "r",
+		    perms), ZT_EINVAL);
+		assert_null(t);
+		json_decref(perms);
+	}
+	perms = json_array();
+	assert_int_equal(zt_authz_role_policies(&t, "", "a", "no/slash",
+	    perms), ZT_EINVAL);
+	json_decref(perms);
+	assert_true(zt_role_name_valid("team.lead-2_x"));
+	assert_false(zt_role_name_valid(""));
+	assert_false(zt_role_name_valid("a b"));
+}
+
+/* A registry whose app "app1" has only role policies (reader may get
+ * and read under docs:a). */
+static zt_authz *
+role_registry(void)
+{
+	char *roles = role_text("[{\"actions\": [\"read\"],"
+	    " \"resource_prefix\": \"docs:a\"}]", ZT_OK);
+	zt_authz_source app = { "acme", "app1", "NS", 1, ZT_AUTHZ_CEDAR, "",
+	    role_schema, roles };
+	zt_authz *az;
+
+	assert_int_equal(zt_authz_new(&az), ZT_OK);
+	assert_int_equal(zt_authz_install(az, &app), ZT_OK);
+	free(roles);
+	return az;
+}
+
+static json_t *
+role_decide(zt_authz *az, json_t *roles, const char *action,
+    const char *resource)
+{
+	zt_authz_view v = ZT_AUTHZ_VIEW_INIT;
+	zt_authz_request r = { "app1", "ann", action, resource, NULL };
+	zt_authz_subject sub;
+	json_t *out = NULL;
+
+	memset(&sub, 0, sizeof(sub));
+	snprintf(sub.id, sizeof(sub.id), "id-ann");
+	snprintf(sub.name, sizeof(sub.name), "ann");
+	snprintf(sub.state, sizeof(sub.state), "active");
+	sub.attributes = json_object();
+	sub.groups = json_array();
+	sub.units = json_array();
+	sub.roles = roles;
+	if (action != NULL)
+		assert_int_equal(zt_authz_decide(&out, zt_authz_view_get(az,
+		    &v), &r, &sub, false), ZT_OK);
+	else
+		assert_int_equal(zt_authz_actions(&out, zt_authz_view_get(az,
+		    &v), &r, &sub), ZT_OK);
+	zt_authz_view_release(&v);
+	zt_authz_subject_clear(&sub);
+	return out;
+}
+
+static void
+test_authz_roles__parents_decide(void **state)
+{
+	zt_authz *az = role_registry();
+	json_t *a;
+
+	(void)state;
+	a = role_decide(az, json_pack("[s]", "app1/reader"), "get",
+	    "docs:a:1");
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(a, "determining"), 0)), "roles:role:reader:0");
+	assert_decision(a, "allow", NULL);
+	/* Another app's role of the same name, none, another resource. */
+	assert_decision(role_decide(az, json_pack("[s]", "app2/reader"),
+	    "get", "docs:a:1"), "deny", NULL);
+	assert_decision(role_decide(az, json_array(), "get", "docs:a:1"),
+	    "deny", NULL);
+	assert_decision(role_decide(az, json_pack("[s]", "app1/reader"),
+	    "get", "docs:b"), "deny", NULL);
+	assert_decision(role_decide(az, json_pack("[s]", "app1/reader"),
+	    "put", "docs:a:1"), "deny", NULL);
+	zt_authz_free(az);
+}
+
+static void
+test_authz_roles__actions(void **state)
+{
+	zt_authz *az = role_registry();
+	json_t *a, *list;
+
+	(void)state;
+	a = role_decide(az, json_pack("[s]", "app1/reader"), NULL, "docs:a:1");
+	list = json_object_get(a, "actions");
+	/* "read" is a group without appliesTo; "put" is not granted. */
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(str(json_array_get(list, 0), "action"), "get");
+	assert_null(json_object_get(a, "reason"));
+	json_decref(a);
+	a = role_decide(az, json_array(), NULL, "docs:a:1");
+	assert_int_equal(json_array_size(json_object_get(a, "actions")), 0);
+	json_decref(a);
+	zt_authz_free(az);
+}
 
 static void
 test_authz_dlog__masks_and_samples(void **state)
@@ -423,6 +615,10 @@ main(void)
 		cmocka_unit_test(test_authz_request__read),
 		cmocka_unit_test(test_authz_activate__readers_during_publish),
 		cmocka_unit_test(test_authz_dlog__masks_and_samples),
+		cmocka_unit_test(test_authz_roles__compile),
+		cmocka_unit_test(test_authz_roles__refused),
+		cmocka_unit_test(test_authz_roles__parents_decide),
+		cmocka_unit_test(test_authz_roles__actions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1083,6 +1083,25 @@ test_ca_ocsp__good_revoked_unknown(void **state)
 
 /* ---- bundle, upstream CA ---------------------------------------------------------------- */
 
+/* The CA generation: 0 before any change, one more per bump, per trust
+ * domain. */
+static void
+test_ca_bundle__generation(void **state)
+{
+	struct fx *f = *state;
+	int64_t g0, g1, other;
+
+	assert_int_equal(zt_ca_generation(f->db, TD, &g0), ZT_OK);
+	assert_int_equal(g0, 0);
+	assert_int_equal(zt_ca_generation_bump(f->db, TD), ZT_OK);
+	assert_int_equal(zt_ca_generation_bump(f->db, TD), ZT_OK);
+	assert_int_equal(zt_ca_generation(f->db, TD, &g1), ZT_OK);
+	assert_int_equal(g1, 2);
+	assert_int_equal(zt_ca_generation(f->db, "other.example", &other),
+	    ZT_OK);
+	assert_int_equal(other, 0);
+}
+
 static void
 test_ca_bundle__jwks_and_rotation(void **state)
 {
@@ -1380,6 +1399,7 @@ main(void)
 		T(test_ca_crl__revset_refresh),
 		T(test_ca_ocsp__good_revoked_unknown),
 		T(test_ca_bundle__jwks_and_rotation),
+		T(test_ca_bundle__generation),
 		T(test_ca_hier__upstream_import),
 		T(test_ca_jwt__svid),
 		T(test_ca_hier__rsa_and_ed25519),

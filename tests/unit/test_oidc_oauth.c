@@ -91,12 +91,12 @@ static void
 test_oidc_replay__once(void **state)
 {
 	(void)state;
-	assert_int_equal(zt_replay_seen("t1", "jti-1", 2000, 1000), ZT_OK);
-	assert_int_equal(zt_replay_seen("t1", "jti-1", 2000, 1500),
+	assert_int_equal(zt_replay_seen(NULL, "t1", "jti-1", 2000, 1000), ZT_OK);
+	assert_int_equal(zt_replay_seen(NULL, "t1", "jti-1", 2000, 1500),
 	    ZT_EEXISTS);
-	assert_int_equal(zt_replay_seen("t2", "jti-1", 2000, 1500), ZT_OK);
+	assert_int_equal(zt_replay_seen(NULL, "t2", "jti-1", 2000, 1500), ZT_OK);
 	/* Once expired, the value is forgotten (its token is dead). */
-	assert_int_equal(zt_replay_seen("t1", "jti-1", 4000, 2500), ZT_OK);
+	assert_int_equal(zt_replay_seen(NULL, "t1", "jti-1", 4000, 2500), ZT_OK);
 }
 
 /* ---- DPoP proofs ------------------------------------------------------- */
@@ -170,7 +170,7 @@ expect_proof(const char *jws, int64_t now, bool ok)
 {
 	char jkt[ZT_JOSE_THUMBPRINT_LEN + 1];
 	zt_oauth_error e = { 0 };
-	int err = zt_dpop_check(jkt, jws, "POST", HTU, now, &e);
+	int err = zt_dpop_check(jkt, NULL, jws, "POST", HTU, now, &e);
 
 	if (ok) {
 		assert_int_equal(err, ZT_OK);
@@ -197,7 +197,8 @@ test_oidc_dpop__proofs(void **state)
 
 	/* A good proof binds to the key's thumbprint, once. */
 	p = proof(key, "dpop+jwt", "POST", HTU, now, NULL);
-	assert_int_equal(zt_dpop_check(jkt, p, "POST", HTU, now, &e), ZT_OK);
+	assert_int_equal(zt_dpop_check(jkt, NULL, p, "POST", HTU, now, &e),
+	    ZT_OK);
 	assert_int_equal(zt_jose_thumbprint(want, key), ZT_OK);
 	assert_string_equal(jkt, want);
 	expect_proof(p, now, false);
