@@ -1188,15 +1188,6 @@ test_http_server__metrics(void **state)
 
 /* ---- servers of their own ---------------------------------------------- */
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A stop with an idle keep-alive client must not wait for the grace
  * period: idle connections are closed at once. */
 static void
@@ -1206,7 +1197,6 @@ test_http_server__stop_with_idle_client(void **state)
 	zt_http *main_srv = srv;
 	static struct conn c;
 	struct resp r;
-	double t0;
 
 	srv = start_server(&cfg);
 	plain_connect(&c);
@@ -1214,9 +1204,9 @@ test_http_server__stop_with_idle_client(void **state)
 	assert_int_equal(read_response(&c, &r, false), 0);
 	resp_free(&r);
 
-	t0 = now_s();
-	zt_http_stop(srv, 10000);
-	assert_true(now_s() - t0 < 2.0);
+	/* A grace of ten minutes: were the idle client waited for, the
+	 * test would hang until its timeout instead of passing. */
+	zt_http_stop(srv, 600000);
 	assert_true(closed_within(&c, 1000));
 	zt_http_wait(srv);		/* a second wait returns at once */
 	zt_http_free(srv);
@@ -1224,15 +1214,13 @@ test_http_server__stop_with_idle_client(void **state)
 	srv = main_srv;
 }
 
-static double stop_took;
+static atomic_bool stopped;
 
 static void *
 stopper(void *arg)
 {
-	double t0 = now_s();
-
-	zt_http_stop(arg, 5000);
-	stop_took = now_s() - t0;
+	zt_http_stop(arg, 600000);
+	atomic_store(&stopped, true);
 	return NULL;
 }
 
@@ -1256,13 +1244,17 @@ test_http_server__stop_waits_for_unflushed_reply(void **state)
 	n = conn_read(&c, buf, 100);		/* the reply is under way */
 	assert_true(n > 0);
 	total = (size_t)n;
+	atomic_store(&stopped, false);
 	assert_int_equal(pthread_create(&t, NULL, stopper, srv), 0);
 	usleep(300 * 1000);
+	/* The reply is larger than the socket buffers and unread, so it
+	 * cannot be flushed yet, however slow the machine. */
+	assert_false(atomic_load(&stopped));
 	while ((n = conn_read(&c, buf, sizeof(buf))) > 0)
 		total += (size_t)n;
 	pthread_join(t, NULL);
+	assert_true(atomic_load(&stopped));
 	assert_true(total > BIG_REPLY);
-	assert_true(stop_took >= 0.25 && stop_took < 4.0);
 	conn_close(&c);
 	zt_http_free(srv);
 	srv = main_srv;
@@ -1318,19 +1310,18 @@ test_http_server__request_deadline(void **state)
 	zt_http *main_srv = srv;
 	static struct conn c;
 	const char *raw = "GET /public/ping HTTP/1.1\r\nX-Slow: aaaaaaaaaa";
-	double t0;
 	bool closed = false;
 	int i;
 
 	srv = start_server(&cfg);
 	plain_connect(&c);
-	t0 = now_s();
 	for (i = 0; raw[i] != '\0' && !closed; i++) {
 		conn_write(&c, raw + i, 1);
 		closed = closed_within(&c, 250);
 	}
+	/* Closed by the deadline while bytes were still trickling in. */
 	assert_true(closed);
-	assert_true(now_s() - t0 < 3.0);
+	assert_true(raw[i] != '\0');
 	conn_close(&c);
 	zt_http_stop(srv, 1000);
 	zt_http_free(srv);
