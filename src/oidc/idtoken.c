@@ -27,19 +27,11 @@
 #include "base/base.h"
 #include "oidc/flow.h"
 
+/* Whether the space-separated `scope` (or NULL) has `tok`. */
 static bool
 scope_has(const char *scope, const char *tok)
 {
-	size_t n = strlen(tok);
-	const char *p = scope, *end;
-
-	while (p != NULL && *p != '\0') {
-		end = p + strcspn(p, " ");
-		if ((size_t)(end - p) == n && strncmp(p, tok, n) == 0)
-			return true;
-		p = *end ? end + 1 : end;
-	}
-	return false;
+	return scope != NULL && zt_scope_within(tok, scope);
 }
 
 /* The identity's account in the issuer's account system, or NULL. */

@@ -879,7 +879,7 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	char jkt[ZT_JOSE_THUMBPRINT_LEN + 1];
 	struct grant_out g = { .spec = { 0 } };
 	zt_buf token = ZT_BUF_INIT(ZT_JWS_MAX);
-	json_t *claims = NULL;
+	json_t *claims = NULL, *extra = NULL;
 	zt_oauth_client c;
 	bool bound;
 	int err;
@@ -930,6 +930,18 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	g.spec.scope = g.scope;
 	g.spec.aud = g.aud;
 	g.spec.jkt = bound ? jkt : NULL;
+	/* A person's token says who, as far as its scope opens the
+	 * identity model: tenant, account system, groups, org unit,
+	 * SPIFFE ID, ... (the claims of the ID token, zt_oidc_claims). */
+	if (g.user != NULL && ((extra = json_object()) == NULL ||
+	    zt_oidc_claims(extra, r->db, r->idcfg, r->iss,
+	    g.rt.identity_id, g.is_code && g.code.account_id[0] ?
+	    g.code.account_id : NULL, g.scope) < 0)) {
+		err = zt_oauth_fail(e, 500, "server_error", "the identity's "
+		    "claims could not be read");
+		goto out;
+	}
+	g.spec.extra = extra;
 	if (zt_oauth_issue_access(&token, &claims, r, client_alg(c.meta),
 	    &g.spec) < 0) {
 		err = zt_oauth_fail(e, 500, "server_error", "the token could "
@@ -962,6 +974,7 @@ zt_oauth_token(json_t **out, const zt_oauth_req *r, const zt_form *f,
 	}
 out:
 	json_decref(claims);
+	json_decref(extra);
 	zt_buf_free(&token);
 	grant_out_free(&g);
 	zt_oauth_client_free(&c);

@@ -223,6 +223,14 @@ class CodeFlowTest(FrontCase):
         h = hashlib.sha256(tok["access_token"].encode()).digest()
         self.assertEqual(idt["at_hash"], b64(h[:16]))
         self.assertEqual(idt["email"], "pat@example.com")
+        # The access token carries the identity claims its scope opens.
+        at = claims(tok["access_token"])
+        self.assertEqual(at["sub"], self.identity)
+        self.assertEqual(at["tenant"], "front")
+        self.assertEqual(at["account_system"], "staff")
+        self.assertEqual(at["spiffe_id"], idt["spiffe_id"])
+        self.assertTrue(at["spiffe_id"].startswith("spiffe://"))
+        self.assertEqual(at["email"], "pat@example.com")
         r = self.anon.get(I + "/userinfo", headers={
             "Authorization": "Bearer " + tok["access_token"]})
         self.assertEqual(r.status, 200, r)
