@@ -66,6 +66,9 @@ typedef struct zt_worker {
  * once by `ztiam serve` after the migrations, before the workers start.
  */
 int zt_api_ca_start(zt_app *app);
+/* Makes the CA's roots trust anchors of app->http's mutual TLS (once it
+ * exists; later loads of the CA do so themselves). */
+void zt_api_ca_trust(zt_app *app);
 void zt_api_ca_stop(zt_app *app);
 
 /* Makes every worker forget the tokens it verified (after a revocation). */

@@ -705,6 +705,25 @@ state_build(struct api_ca_state **out, const zt_app *app, zt_db *db)
 }
 
 /*
+ * Every root of `st` (prepared, active, retired) becomes a trust anchor
+ * of the mutual TLS listener, so that a workload whose SVID chains to a
+ * root published since the start can renew without a restart.  A root
+ * retired and dropped stays trusted by the listener until the next start;
+ * the renewal itself still checks the certificate against the inventory.
+ */
+static void
+trust_roots(zt_app *app, const struct api_ca_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nroots; i++)
+		if (zt_http_trust_add(app->http, st->roots[i].cert) < 0)
+			log_warn("cannot trust a CA root for client "
+			    "certificates", ZS("key_id", st->roots[i].kid),
+			    ZS("error", zt_error_msg()));
+}
+
+/*
  * Loads the CA again: after a change made here (`bump`: the generation
  * is incremented first, so other nodes load it too), or when another
  * node moved the generation to `gen`.  The old state lives on (st->prev)
@@ -734,6 +753,7 @@ state_reload(zt_app *app, zt_db *db, bool bump, int64_t gen)
 			pthread_mutex_unlock(&cur->lock);
 		}
 		__atomic_store_n(&app->ca, st, __ATOMIC_RELEASE);
+		trust_roots(app, st);
 		log_info("CA loaded", ZS("trust_domain",
 		    app->identity.trust_domain), ZS("key_id",
 		    zt_ca_key_id(st->active)), ZI("generation",
@@ -770,6 +790,7 @@ ca_first_use(zt_app *app, zt_db *db)
 	}
 	if (err == ZT_OK) {
 		__atomic_store_n(&app->ca, st, __ATOMIC_RELEASE);
+		trust_roots(app, st);
 		log_info("CA loaded", ZS("trust_domain", td),
 		    ZS("key_id", zt_ca_key_id(st->active)));
 	} else
@@ -818,6 +839,13 @@ zt_api_ca_start(zt_app *app)
 	log_info("CA loaded", ZS("trust_domain", app->identity.trust_domain),
 	    ZS("key_id", zt_ca_key_id(st->active)));
 	return ZT_OK;
+}
+
+void
+zt_api_ca_trust(zt_app *app)
+{
+	if (app->ca != NULL)
+		trust_roots(app, app->ca);
 }
 
 void

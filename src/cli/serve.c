@@ -294,9 +294,14 @@ start_http(const zt_config *cfg, zt_app *app)
 	};
 	int err;
 
-	if ((err = zt_http_new(&app->http, &hc)) < 0 ||
-	    (err = zt_api_routes(app->http)) < 0 ||
-	    (err = zt_http_start(app->http)) < 0) {
+	if ((err = zt_http_new(&app->http, &hc)) == ZT_OK &&
+	    (err = zt_api_routes(app->http)) == ZT_OK) {
+		/* Roots published since the --tls-client-ca file was
+		 * written are trusted too. */
+		zt_api_ca_trust(app);
+		err = zt_http_start(app->http);
+	}
+	if (err < 0) {
 		log_error("cannot start the HTTP server", ZS("error",
 		    zt_error_msg()));
 		return err;

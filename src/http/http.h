@@ -107,6 +107,15 @@ void zt_http_wait(zt_http *srv);
 
 /* Writes the Prometheus text exposition of the server's own metrics. */
 void zt_http_metrics(zt_http *srv, zt_buf *out);
+/*
+ * Adds `anchor` to the certificates that client certificates may chain
+ * to (--tls-client-ca), while the server runs: handshakes after the call
+ * accept it.  For a CA that publishes a new root before anything below it
+ * is used.  Nothing is done (ZT_OK) without mutual TLS; a certificate
+ * already there is no error.
+ */
+struct x509_st;
+int zt_http_trust_add(zt_http *srv, struct x509_st *anchor);
 
 /* ---- the request, inside a handler ------------------------------------ */
 

@@ -148,3 +148,18 @@ tls_peer_cert(struct bufferevent *bev)
 		return NULL;
 	return cert;
 }
+
+int
+zt_http_trust_add(zt_http *srv, X509 *anchor)
+{
+	X509_STORE *store;
+
+	if (srv == NULL || srv->ssl == NULL || srv->cfg.tls_client_ca == NULL)
+		return ZT_OK;
+	/* The store locks itself: handshakes on the workers may look
+	 * issuers up in it meanwhile. */
+	store = SSL_CTX_get_cert_store(srv->ssl);
+	if (store == NULL || X509_STORE_add_cert(store, anchor) != 1)
+		return tls_fail("cannot add a client CA", NULL);
+	return ZT_OK;
+}

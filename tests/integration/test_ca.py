@@ -939,5 +939,89 @@ class CAMultiNodeTest(ServerTestCase):
         self.assertStops(node)
 
 
+class CARootRenewalTest(ServerTestCase):
+    """A workload whose SVID chains to a root published after a mutual
+    TLS listener started renews there without a restart: the listener
+    trusts each root the CA loads."""
+
+    def test_renewal_under_a_root_newer_than_the_listener(self):
+        d = self.ws.dir
+        self.api.ensure_tenant("acme")
+
+        def identity(name, **attrs):
+            r = self.api.post("/v1/tenants/acme/identities", {
+                "kind": "service", "name": name, "state": "active",
+                "attributes": attrs})
+            self.assertEqual(r.status, 201, r)
+            return r.json()
+
+        def write(name, text):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                f.write(text)
+            return path
+
+        def issue(ident, **body):
+            body.update(identity_id=ident["id"], generate_key=True)
+            r = self.api.post("/v1/tenants/acme/certificates", body)
+            self.assertEqual(r.status, 201, r)
+            doc = r.json()
+            stem = os.path.join(d, "renewal-%s" % doc["serial"])
+            write(stem + "-full.pem", doc["certificate"] + doc["chain"])
+            write(stem + ".key", doc["private_key"])
+            return stem
+
+        web = identity("web-renew", dns_names=["localhost"],
+                       ip_addresses=["127.0.0.1"])
+        job = identity("job-renew")
+        bundle = write("renewal-bundle.pem",
+                       self.anon.get("/ca/bundle.pem").body.decode())
+        tls = issue(web, profile="tls-server", dns_names=["localhost"],
+                    ip_addresses=["127.0.0.1"])
+        old = issue(job)
+        node = Server(self.ws, args=[
+            "--tls-cert", tls + "-full.pem", "--tls-key", tls + ".key",
+            "--tls-client-ca", bundle])
+        node.ssl_context = __import__("ssl").create_default_context(
+            cafile=bundle)
+        node.ssl_context.load_cert_chain(old + "-full.pem", old + ".key")
+        self.addCleanup(node.kill)
+        node.start()
+        for step in ("root prepared", "root activated"):
+            r = self.api.post("/v1/ca/rotate", {"root": True})
+            self.assertEqual(r.json()["step"], step, r)
+        new = issue(job)
+        openssl("req", "-new", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                os.path.join(d, "renewal-csr.key"), "-out",
+                os.path.join(d, "renewal.csr"), "-subj", "/CN=x", cwd=d)
+        with open(os.path.join(d, "renewal.csr")) as f:
+            csr = f.read()
+
+        def renew(stem):
+            out = subprocess.run([
+                "curl", "-sS", "--cacert", bundle, "--cert",
+                stem + "-full.pem", "--key", stem + ".key", "-H",
+                "Content-Type: application/json", "-d",
+                json.dumps({"csr": csr}), "-o", "/dev/null", "-w",
+                "%{http_code}", "https://127.0.0.1:%d/v1/certificates/"
+                "renew" % node.port], capture_output=True, text=True,
+                timeout=60)
+            return out.stdout
+
+        # The listener's --tls-client-ca file has the old root only; the
+        # second node learns of the new one when it reloads the CA (a
+        # request with the old SVID makes it look).
+        self.assertEqual(renew(old), "201")
+        deadline = time.monotonic() + NODE_BOUND_S
+        code = renew(new)
+        while code != "201" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            renew(old)
+            code = renew(new)
+        self.assertEqual(code, "201")
+        self.assertStops(node)
+
+
 if __name__ == "__main__":
     main()
