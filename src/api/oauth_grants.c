@@ -3,7 +3,7 @@
  * authorization requests (RFC 9126), device authorization and its
  * verification page (RFC 8628), dynamic client registration (RFC 7591);
  * and, for administrators, the registration setting of an account
- * system.
+ * system and the consents a person gave.
  *
  * The POST endpoints read application/x-www-form-urlencoded bodies and
  * answer RFC 6749 5.2 errors, as api/oauth.c's do (register reads JSON,
@@ -398,6 +398,27 @@ registration_put(zt_req *req)
 	api_reply_result(req, err, 200, doc);
 }
 
+/* ---- a person's consents (admin) ----------------------------------------- */
+
+static void
+consents_list(zt_req *req)
+{
+	api_get_items(req, zt_consent_list, "id");
+}
+
+static void
+consent_revoke(zt_req *req)
+{
+	zt_actor actor;
+	zt_id_ctx cx;
+	int64_t n;
+
+	api_idctx(req, &cx, &actor);
+	api_reply_result(req, zt_consent_revoke(&cx, zt_req_param(req,
+	    "tenant"), zt_req_param(req, "id"), zt_req_param(req, "client"),
+	    &n), 204, NULL);
+}
+
 int
 api_oauth_grant_routes(zt_http *srv)
 {
@@ -420,6 +441,10 @@ api_oauth_grant_routes(zt_http *srv)
 		  "registration", registration_get, "registration.get" },
 		{ ZT_PUT, "/v1/tenants/{tenant}/account-systems/{id}/"
 		  "registration", registration_put, "registration.put" },
+		{ ZT_GET, "/v1/tenants/{tenant}/identities/{id}/consents",
+		  consents_list, "identities.consents.list" },
+		{ ZT_DELETE, "/v1/tenants/{tenant}/identities/{id}/consents/"
+		  "{client}", consent_revoke, "identities.consents.revoke" },
 	};
 	size_t i;
 	int err;

@@ -592,6 +592,116 @@ out:
 	return zt_db_end(db, err);
 }
 
+int
+zt_consent_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *identity)
+{
+	json_t *doc = NULL, *list;
+	zt_stmt *st;
+	int err;
+
+	*out = NULL;
+	if ((err = zt_identity_get(&doc, cx, tenant, identity)) < 0)
+		return err;
+	json_decref(doc);
+	if ((err = zt_db_prepare(&st, cx->db, "SELECT client_id, system_id,"
+	    " scope, granted_at FROM oauth_consents WHERE tenant = $1 AND"
+	    " identity_id = $2 ORDER BY client_id")) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, identity);
+	list = json_array();
+	while ((err = zt_stmt_step(st)) == ZT_ROW)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}",
+		    "client_id", zt_stmt_text(st, 0), "account_system_id",
+		    zt_stmt_text(st, 1), "scope", zt_stmt_text(st, 2),
+		    "granted_at", zt_time_json(zt_stmt_int(st, 3) * 1000)));
+	zt_stmt_reset(st);
+	if (err < 0) {
+		json_decref(list);
+		return err;
+	}
+	*out = list;
+	return ZT_OK;
+}
+
+int
+zt_consent_revoke(const zt_id_ctx *cx, const char *tenant,
+    const char *identity, const char *client_id, int64_t *families)
+{
+	int64_t now = zt_now_ms() / 1000;
+	char target[2 * ZT_ID_LEN + ZT_CLIENT_ID_LEN + 4];
+	json_t *doc = NULL, *before = NULL, *ids;
+	zt_stmt *st;
+	size_t i;
+	int err;
+
+	*families = 0;
+	if ((err = zt_identity_get(&doc, cx, tenant, identity)) < 0)
+		return err;
+	json_decref(doc);
+	if ((ids = json_array()) == NULL)
+		return zt_error_set(ZT_ENOMEM, "out of memory");
+	if ((err = zt_db_begin(cx->db)) < 0) {
+		json_decref(ids);
+		return err;
+	}
+	if ((err = zt_db_prepare(&st, cx->db, "SELECT scope FROM"
+	    " oauth_consents WHERE tenant = $1 AND identity_id = $2 AND"
+	    " client_id = $3")) < 0)
+		goto out;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, identity);
+	zt_stmt_bind_text(st, 3, client_id);
+	if ((err = zt_stmt_step(st)) == ZT_ROW)
+		before = json_pack("{s:s, s:s}", "client_id", client_id,
+		    "scope", zt_stmt_text(st, 0));
+	zt_stmt_reset(st);
+	if (err < 0)
+		goto out;
+	if (before == NULL) {
+		err = zt_error_set(ZT_ENOTFOUND, "no consent of this identity "
+		    "for this client");
+		goto out;
+	}
+	/* What the consent let the client hold goes with it: its refresh
+	 * token families, and the access tokens issued from them. */
+	if ((err = zt_db_prepare(&st, cx->db, "SELECT id FROM"
+	    " oauth_refresh_families WHERE tenant = $1 AND identity_id = $2"
+	    " AND client_id = $3 AND revoked_at IS NULL")) < 0)
+		goto out;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, identity);
+	zt_stmt_bind_text(st, 3, client_id);
+	while ((err = zt_stmt_step(st)) == ZT_ROW)
+		json_array_append_new(ids, json_string(zt_stmt_text(st, 0)));
+	zt_stmt_reset(st);
+	if (err < 0)
+		goto out;
+	for (i = 0; i < json_array_size(ids) && err == ZT_OK; i++)
+		err = zt_refresh_revoke_family(cx->db, tenant,
+		    json_string_value(json_array_get(ids, i)), now);
+	if (err < 0 || (err = zt_db_prepare(&st, cx->db, "DELETE FROM"
+	    " oauth_consents WHERE tenant = $1 AND identity_id = $2 AND"
+	    " client_id = $3")) < 0)
+		goto out;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, identity);
+	zt_stmt_bind_text(st, 3, client_id);
+	if ((err = zt_stmt_run(st)) < 0)
+		goto out;
+	json_object_set_new(before, "refresh_families",
+	    json_integer((json_int_t)json_array_size(ids)));
+	snprintf(target, sizeof(target), "%s:%s", identity, client_id);
+	err = zt_audit_change(cx->db, cx->actor, "oauth.consent.revoke",
+	    tenant, "consent", target, before, NULL);
+	*families = (int64_t)json_array_size(ids);
+out:
+	json_decref(before);
+	json_decref(ids);
+	return zt_db_end(cx->db, err);
+}
+
 /* ---- codes -------------------------------------------------------------- */
 
 int

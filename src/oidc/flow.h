@@ -372,6 +372,22 @@ int zt_consent_covers(bool *yes, zt_db *db, const zt_issuer *iss,
 int zt_consent_grant(zt_db *db, const zt_issuer *iss, const zt_session *s,
     const char *client_id, const char *scope, const char *request_id,
     int64_t now);
+/*
+ * The consents identity `identity` of `tenant` gave, for administrators:
+ * [{"client_id", "account_system_id", "scope", "granted_at"}], by client.
+ * ZT_ENOTFOUND when the identity is not in the caller's scope.
+ */
+int zt_consent_list(json_t **out, const zt_id_ctx *cx, const char *tenant,
+    const char *identity);
+/*
+ * Withdraws the consent of `identity` for `client_id`, and with it every
+ * refresh token family the client holds for that identity (their access
+ * tokens are revoked too; *families says how many), in one transaction
+ * with an "oauth.consent.revoke" audit record.  The next authorization
+ * request asks again.  ZT_ENOTFOUND when there is no such consent.
+ */
+int zt_consent_revoke(const zt_id_ctx *cx, const char *tenant,
+    const char *identity, const char *client_id, int64_t *families);
 
 /*
  * Issues a code for the request `a` and the session `s`: its hash is kept

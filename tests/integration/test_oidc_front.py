@@ -440,6 +440,38 @@ class CodeFlowTest(FrontCase):
         code, _ = self.code_for(c, v, b)
         self.assertTrue(code.startswith("ztac_"))
 
+        # An administrator sees the consent and withdraws it: the
+        # client's refresh token dies with it, and the page asks again.
+        r = self.redeem(c, code, v)
+        self.assertEqual(r.status, 200, r)
+        rt = r.json()["refresh_token"]
+        path = "%s/identities/%s/consents" % (T, self.identity)
+        items = self.api.get(path).json()["items"]
+        self.assertEqual([(x["client_id"], x["scope"]) for x in items],
+                         [(c["client_id"], "openid profile email")])
+        self.assertEqual(self.api.delete(
+            "/v1/tenants/nope/identities/%s/consents/%s"
+            % (self.identity, c["client_id"])).status, 404)
+        self.assertEqual(self.api.delete(path + "/other").status, 404)
+        self.assertEqual(self.api.delete(
+            path + "/" + c["client_id"]).status, 204)
+        self.assertEqual(self.api.get(path).json()["items"], [])
+        self.assertEqual(self.api.delete(
+            path + "/" + c["client_id"]).status, 404)
+        auth = base64.b64encode(("%s:%s" % (c["client_id"],
+                                c["client_secret"])).encode()).decode()
+        r = self.form("token", {"grant_type": "refresh_token",
+                                "refresh_token": rt},
+                      {"Authorization": "Basic " + auth})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"], "invalid_grant")
+        revoked = [a for a in self.api.audit_items()
+                   if a.get("action") == "oauth.consent.revoke"]
+        self.assertEqual(len(revoked), 1)
+        r = b.go("GET", self.auth_url(c, v))
+        self.assertEqual(r.status, 200, r)
+        self.assertIn(b"Other app", r.body)
+
 
 class AttackTest(FrontCase):
 
