@@ -74,7 +74,7 @@ page_session(zt_session *s, zt_req *req, const zt_issuer *iss)
 	zt_app *app = zt_req_app(req);
 
 	return zt_oidc_session(s, api_db(req), &app->sessions, iss,
-	    zt_req_header(req, "Cookie"));
+	    zt_req_header(req, "Cookie"), zt_req_is_tls(req));
 }
 
 void

@@ -467,7 +467,7 @@ totp_page(zt_req *req)
 		return;
 	rt = zt_form_get(&f, "return_to");
 	err = zt_oidc_session_pending(&s, api_db(req), &app->sessions, &iss,
-	    zt_req_header(req, "Cookie"));
+	    zt_req_header(req, "Cookie"), zt_req_is_tls(req));
 	if (err == ZT_ENOTFOUND) {
 		if (zt_oidc_login_url(&url, &iss, rt) == ZT_OK)
 			redirect(req, url.data);
@@ -679,7 +679,7 @@ authorize(zt_req *req)
 		goto out;
 	}
 	err = zt_oidc_session(&s, api_db(req), &app->sessions, &iss,
-	    zt_req_header(req, "Cookie"));
+	    zt_req_header(req, "Cookie"), zt_req_is_tls(req));
 	if (err < 0 && err != ZT_ENOTFOUND) {
 		zt_reply_error(req, err);
 		goto out;
@@ -731,7 +731,7 @@ consent(zt_req *req)
 		return;
 	memset(&a, 0, sizeof(a));
 	err = zt_oidc_session(&s, api_db(req), &app->sessions, &iss,
-	    zt_req_header(req, "Cookie"));
+	    zt_req_header(req, "Cookie"), zt_req_is_tls(req));
 	csrf = zt_form_get(&f, "csrf");
 	action = zt_form_get(&f, "action");
 	if (err == ZT_ENOTFOUND || (err == ZT_OK &&
@@ -1000,7 +1000,7 @@ logout(zt_req *req)
 		goto out;
 	}
 	err = zt_oidc_session(&s, api_db(req), &app->sessions, &iss,
-	    zt_req_header(req, "Cookie"));
+	    zt_req_header(req, "Cookie"), zt_req_is_tls(req));
 	if (err < 0 && err != ZT_ENOTFOUND) {
 		zt_reply_error(req, err);
 		goto out;

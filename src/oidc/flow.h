@@ -19,12 +19,13 @@
 
 /*
  * The signed-in session of a browser request to `iss`, read from the
- * Cookie header `cookie` (may be NULL).  ZT_ENOTFOUND when there is none,
- * or it is not current, or it belongs to another tenant or account
- * system.
+ * Cookie header `cookie` (may be NULL): the "__Host-" cookie when the
+ * request came over TLS (`tls`), the plain one otherwise.  ZT_ENOTFOUND
+ * when there is none, or it is not current, or it belongs to another
+ * tenant or account system.
  */
 int zt_oidc_session(zt_session *out, zt_db *db, const zt_session_config *cfg,
-    const zt_issuer *iss, const char *cookie);
+    const zt_issuer *iss, const char *cookie, bool tls);
 
 /*
  * Appends to `out` the URL of the issuer's sign-in page that sends the
@@ -278,7 +279,8 @@ int zt_dcr_setting_put(json_t **out, const zt_id_ctx *cx,
 /* The pending (password done, second factor owed) session of `cookie`;
  * ZT_ENOTFOUND when there is none. */
 int zt_oidc_session_pending(zt_session *out, zt_db *db,
-    const zt_session_config *cfg, const zt_issuer *iss, const char *cookie);
+    const zt_session_config *cfg, const zt_issuer *iss, const char *cookie,
+    bool tls);
 
 /* True when `return_to` is a path under the issuer's own path, with no
  * byte that could make a browser read it as another origin. */

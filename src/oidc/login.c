@@ -97,21 +97,21 @@ session_of_issuer(zt_db *db, const zt_issuer *iss, const zt_session *s)
 }
 
 /*
- * The session of the cookie, pending or not as `pending` asks.  The
- * Cookie header does not say whether the request came over TLS: the
- * "__Host-" name is looked for first (a browser sends it only over TLS),
- * then the plain one.
+ * The session of the cookie, pending or not as `pending` asks.  Over TLS
+ * only the "__Host-" name counts: a cookie without the prefix may have
+ * been planted by a neighbouring host or a plain-HTTP response (cookie
+ * tossing), which the prefix exists to rule out.  Without TLS only the
+ * plain name exists.
  */
 static int
 session_find(zt_session *out, zt_db *db, const zt_session_config *cfg,
-    const zt_issuer *iss, const char *cookie, bool pending)
+    const zt_issuer *iss, const char *cookie, bool tls, bool pending)
 {
 	char tok[SESSION_TOKEN_MAX];
 	int err;
 
 	if (zt_oidc_cookie_value(tok, sizeof(tok), cookie, ZT_SESSION_COOKIE,
-	    true) == NULL && zt_oidc_cookie_value(tok, sizeof(tok), cookie,
-	    ZT_SESSION_COOKIE, false) == NULL)
+	    tls) == NULL)
 		return zt_error_set(ZT_ENOTFOUND, "no session");
 	err = zt_session_lookup(out, db, cfg, iss->tenant, tok);
 	zt_wipe(tok, sizeof(tok));
@@ -128,16 +128,17 @@ session_find(zt_session *out, zt_db *db, const zt_session_config *cfg,
 
 int
 zt_oidc_session(zt_session *out, zt_db *db, const zt_session_config *cfg,
-    const zt_issuer *iss, const char *cookie)
+    const zt_issuer *iss, const char *cookie, bool tls)
 {
-	return session_find(out, db, cfg, iss, cookie, false);
+	return session_find(out, db, cfg, iss, cookie, tls, false);
 }
 
 int
 zt_oidc_session_pending(zt_session *out, zt_db *db,
-    const zt_session_config *cfg, const zt_issuer *iss, const char *cookie)
+    const zt_session_config *cfg, const zt_issuer *iss, const char *cookie,
+    bool tls)
 {
-	return session_find(out, db, cfg, iss, cookie, true);
+	return session_find(out, db, cfg, iss, cookie, tls, true);
 }
 
 bool

@@ -23,14 +23,16 @@ import re
 import secrets
 import shutil
 import sqlite3
+import ssl
 import struct
+import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ServerTestCase, authlib_session,  # noqa: E402
-                     main, psql, run_node)
+from harness import (Server, ServerTestCase,  # noqa: E402
+                     authlib_session, main, psql, run_node)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 T = "/v1/tenants/front"
@@ -471,6 +473,48 @@ class CodeFlowTest(FrontCase):
         r = b.go("GET", self.auth_url(c, v))
         self.assertEqual(r.status, 200, r)
         self.assertIn(b"Other app", r.body)
+
+
+class TLSCookieTest(FrontCase):
+    """Over TLS only the __Host- session cookie counts."""
+
+    def test_plain_cookie_is_not_a_session_over_tls(self):
+        d = self.ws.dir
+        subprocess.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-keyout",
+            os.path.join(d, "front-tls.key"), "-out",
+            os.path.join(d, "front-tls.pem"), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+            check=True, capture_output=True)
+        ctx = ssl.create_default_context(
+            cafile=os.path.join(d, "front-tls.pem"))
+        node = Server(self.ws, args=[
+            "--tls-cert", os.path.join(d, "front-tls.pem"),
+            "--tls-key", os.path.join(d, "front-tls.key")],
+            ssl_context=ctx)
+        self.addCleanup(node.kill)
+        node.start()
+        anon = node.client(token=None)
+        r = self.api.post(T + "/sessions", {
+            "system": "staff", "login_name": "pat@example.com",
+            "password": PASSWORD})
+        self.assertEqual(r.status, 201, r)
+        token = r.json()["token"]
+        c = self.client()
+        url = self.auth_url(c, secrets.token_urlsafe(32))
+        # A cookie without the prefix (which any neighbouring host or a
+        # plain-HTTP answer could have set) does not sign anyone in.
+        r = anon.get(url, headers={"Cookie": "ztiam_session=" + token})
+        self.assertEqual(r.status, 303, r)
+        self.assertIn(I + "/login", r.header("Location"))
+        self.assertNotIn("code=", r.header("Location"))
+        r = anon.get(url, headers={
+            "Cookie": "__Host-ztiam_session=" + token})
+        self.assertEqual(r.status, 303, r)
+        self.assertTrue(r.header("Location").startswith(REDIRECT + "?"))
+        self.assertIn("code=", r.header("Location"))
+        self.assertStops(node)
 
 
 class AttackTest(FrontCase):
