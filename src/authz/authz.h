@@ -329,6 +329,12 @@ int zt_dlog_open(zt_dlog **out, const zt_dlog_config *cfg);
 /* Writes what is queued and stops the writer thread. */
 void zt_dlog_close(zt_dlog *dl);
 /*
+ * Asks the writer to open the file again by its name before its next
+ * write: after logrotate (or an operator) moved it away, new lines go to
+ * a new file and none is lost.  Safe from any thread; NULL is a no-op.
+ */
+void zt_dlog_reopen(zt_dlog *dl);
+/*
  * Offers one decision: `record` (taken, whatever happens) is dropped
  * when not sampled or when the queue is full (counted), else queued for
  * the writer thread, which removes masked fields and appends it as one

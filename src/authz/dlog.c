@@ -39,6 +39,8 @@ struct zt_dlog {
 	bool stop, busy;
 	pthread_t thread;
 	int fd;
+	char *path;
+	atomic_bool reopen;		/* zt_dlog_reopen asked */
 	double sample;
 	char *mask[ZT_DLOG_MASK_MAX];
 	size_t nmask;
@@ -99,12 +101,38 @@ add_line(zt_dlog *dl, zt_buf *out, json_t *rec)
 	free(line);
 }
 
+static int
+open_log(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
+/* On the writer thread: the file again by its name, after a rotation
+ * moved the old one away.  A failure keeps the old descriptor. */
+static void
+reopen_log(zt_dlog *dl)
+{
+	int fd = open_log(dl->path);
+
+	if (fd < 0) {
+		log_warn("cannot reopen the decision log", ZS("path",
+		    dl->path), ZS("error", strerror(errno)));
+		return;
+	}
+	close(dl->fd);
+	dl->fd = fd;
+	log_info("decision log reopened", ZS("path", dl->path));
+}
+
 /* Writes a batch of lines with as few write(2) calls as it takes. */
 static void
 write_batch(zt_dlog *dl, zt_buf *out, size_t lines)
 {
 	size_t off = 0;
 	ssize_t w;
+
+	if (atomic_exchange(&dl->reopen, false))
+		reopen_log(dl);
 
 	while (off < out->len) {
 		w = write(dl->fd, out->data + off, out->len - off);
@@ -198,6 +226,7 @@ dlog_free(zt_dlog *dl)
 		free(dl->mask[i]);
 	if (dl->fd >= 0)
 		close(dl->fd);
+	free(dl->path);
 	pthread_cond_destroy(&dl->cv);
 	pthread_cond_destroy(&dl->idle);
 	pthread_mutex_destroy(&dl->mu);
@@ -231,8 +260,11 @@ zt_dlog_open(zt_dlog **out, const zt_dlog_config *cfg)
 		dlog_free(dl);
 		return err;
 	}
-	dl->fd = open(cfg->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600);
+	if ((dl->path = strdup(cfg->path)) == NULL) {
+		dlog_free(dl);
+		return ZT_ENOMEM;
+	}
+	dl->fd = open_log(cfg->path);
 	if (dl->fd < 0) {
 		err = zt_error_set(ZT_ERR, "%s: %s", cfg->path,
 		    strerror(errno));
@@ -246,6 +278,13 @@ zt_dlog_open(zt_dlog **out, const zt_dlog_config *cfg)
 	}
 	*out = dl;
 	return ZT_OK;
+}
+
+void
+zt_dlog_reopen(zt_dlog *dl)
+{
+	if (dl != NULL)
+		atomic_store(&dl->reopen, true);
 }
 
 void

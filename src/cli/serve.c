@@ -1,7 +1,8 @@
 /*
  * `ztiam serve`: load the configuration, prepare the data directory and the
  * database (migrations, first-start bootstrap), start the HTTP workers, and
- * wait for SIGTERM or SIGINT to stop gracefully.
+ * wait for SIGTERM or SIGINT to stop gracefully (SIGHUP reopens the
+ * decision log, for logrotate).
  *
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigwait(), so no code runs in a signal handler.
@@ -319,7 +320,7 @@ zt_cmd_serve(int argc, char **argv)
 	bool created = false;
 	zt_config cfg;
 	sigset_t sigs;
-	int sig, rc = 1;
+	int sig = SIGTERM, rc = 1;
 
 	if (argc > 0 && (strcmp(argv[0], "-h") == 0 ||
 	    strcmp(argv[0], "--help") == 0)) {
@@ -358,6 +359,7 @@ zt_cmd_serve(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -377,7 +379,9 @@ zt_cmd_serve(int argc, char **argv)
 		announce_bootstrap(&cfg, secret, zt_http_port(app.http));
 	zt_wipe(secret, sizeof(secret));
 
-	sigwait(&sigs, &sig);
+	/* SIGHUP: files rotated away are opened again by name. */
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		zt_dlog_reopen(app.dlog);
 	log_info("stopping", ZS("signal", sig == SIGTERM ? "TERM" : "INT"));
 	zt_http_stop(app.http, SHUTDOWN_GRACE_MS);
 	zt_http_wait(app.http);

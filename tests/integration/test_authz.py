@@ -13,6 +13,7 @@ With ZTIAM_TEST_DB=postgres://... the server uses PostgreSQL.
 import itertools
 import json
 import os
+import signal
 import sys
 import time
 
@@ -307,6 +308,54 @@ class DecisionTest(AuthzCase):
         self.assertEqual(line["request"]["context"]["trustScore"], "90")
         m = self.anon.get("/metrics").body.decode()
         self.assertIn("ztiam_decision_log_dropped_total 0", m)
+
+    def test_decision_log_reopens_on_sighup(self):
+        """logrotate moves the file away and sends SIGHUP: later lines
+        go to a new file by the old name, none is lost."""
+        self.setup_store()
+        path = os.path.join(self.ws.data, "decisions.ndjson")
+
+        def logged(file, decision_id):
+            for _ in range(200):
+                if os.path.exists(file):
+                    with open(file) as f:
+                        if decision_id in f.read():
+                            return True
+                time.sleep(0.05)
+            return False
+
+        first = self.authorize(self.seed())["decision_id"]
+        self.assertTrue(logged(path, first))
+        os.rename(path, path + ".1")
+        self.server.proc.send_signal(signal.SIGHUP)
+        # The signal lands asynchronously: decide until a line reaches
+        # the new file; every decision is in one file or the other.
+        def where(decision_id):
+            for _ in range(200):
+                for f in (path, path + ".1"):
+                    if os.path.exists(f):
+                        with open(f) as fh:
+                            if decision_id in fh.read():
+                                return f
+                time.sleep(0.05)
+            return None
+
+        ids = []
+        for _ in range(50):
+            ids.append(self.authorize(self.seed())["decision_id"])
+            if where(ids[-1]) == path:
+                break
+        self.assertTrue(os.path.exists(path))
+        with open(path + ".1") as f:
+            old = f.read()
+        with open(path) as f:
+            new = f.read()
+        self.assertIn(first, old)
+        self.assertIn(ids[-1], new)
+        for i in ids:
+            self.assertTrue(i in old or i in new, i)
+        self.assertIn("decision log reopened", self.server.stderr_text()
+                      + self.server.stdout_text())
 
 
 class TwoNodesTest(AuthzCase):
