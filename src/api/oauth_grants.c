@@ -216,12 +216,12 @@ guess_wait(zt_req *req, const zt_session *s, bool fail)
 	snprintf(addr, sizeof(addr), "device-addr:%s",
 	    zt_req_peer_addr(req) ? zt_req_peer_addr(req) : "");
 	if (fail) {
-		zt_throttle_fail(app->throttle, who, now);
-		zt_throttle_fail(app->throttle, addr, now);
+		zt_throttle_fail(app->throttle, api_db(req), who, now);
+		zt_throttle_fail(app->throttle, api_db(req), addr, now);
 		return 0;
 	}
-	a = zt_throttle_wait(app->throttle, who, ZT_THROTTLE_FREE, 0, now);
-	b = zt_throttle_wait(app->throttle, addr, ZT_THROTTLE_ADDR_FREE, 0,
+	a = zt_throttle_wait(app->throttle, api_db(req), who, ZT_THROTTLE_FREE, 0, now);
+	b = zt_throttle_wait(app->throttle, api_db(req), addr, ZT_THROTTLE_ADDR_FREE, 0,
 	    now);
 	return a > b ? a : b;
 }

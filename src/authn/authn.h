@@ -177,12 +177,13 @@ int zt_password_delete(const zt_id_ctx *cx, const char *tenant,
  * (many people share one NAT) before the same doubling.  Known and unknown
  * names are counted alike.
  *
- * Limit: the table is per process.  Several nodes behind a load balancer
- * each keep their own counts, so an attacker who reaches N nodes gets N
- * times the attempts; and when the table is full the least recently
- * touched entry is forgotten, so a flood of distinct names can age out a
- * victim's count.  A table in the database or a shared cache is the
- * cluster-wide answer (docs/authn.md).
+ * The table is per process; with `db` on PostgreSQL the counts are also
+ * kept in the table login_throttle, which every node sharing the database
+ * reads, so an attacker who reaches N nodes gets no more attempts than
+ * with one.  `db` may be NULL (this process only); SQLite is one node.
+ * Limit: when the in-memory table is full the least recently touched
+ * entry is forgotten, so on a single SQLite node a flood of distinct
+ * names can age out a victim's count (docs/authn.md).
  */
 #define ZT_THROTTLE_FREE	5
 #define ZT_THROTTLE_ADDR_FREE	20
@@ -195,10 +196,11 @@ int zt_throttle_new(zt_throttle **out, size_t slots);
 void zt_throttle_free(zt_throttle *t);
 /* 0 when `key` may try now, else the seconds to wait.  `lockout` is the
  * account system's threshold (0: none); `free_fails` the free failures. */
-int64_t zt_throttle_wait(zt_throttle *t, const char *key, int free_fails,
-    int64_t lockout, int64_t now_ms);
-void zt_throttle_fail(zt_throttle *t, const char *key, int64_t now_ms);
-void zt_throttle_reset(zt_throttle *t, const char *key);
+int64_t zt_throttle_wait(zt_throttle *t, zt_db *db, const char *key,
+    int free_fails, int64_t lockout, int64_t now_ms);
+void zt_throttle_fail(zt_throttle *t, zt_db *db, const char *key,
+    int64_t now_ms);
+void zt_throttle_reset(zt_throttle *t, zt_db *db, const char *key);
 /* Entries in use (tests, metrics). */
 size_t zt_throttle_count(zt_throttle *t);
 

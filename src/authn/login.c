@@ -191,9 +191,9 @@ zt_login_password(zt_login *out, const zt_id_ctx *cx, zt_throttle *th,
 	name_key(nkey, sizeof(nkey), tenant, system_name, login_name);
 	snprintf(akey, sizeof(akey), "a:%s", client_addr ? client_addr : "");
 	if (th) {
-		wait = zt_throttle_wait(th, nkey, ZT_THROTTLE_FREE,
+		wait = zt_throttle_wait(th, cx->db, nkey, ZT_THROTTLE_FREE,
 		    pol.lockout, now);
-		w = zt_throttle_wait(th, akey, ZT_THROTTLE_ADDR_FREE, 0, now);
+		w = zt_throttle_wait(th, cx->db, akey, ZT_THROTTLE_ADDR_FREE, 0, now);
 		wait = w > wait ? w : wait;
 	}
 	if (wait > 0) {
@@ -219,14 +219,14 @@ zt_login_password(zt_login *out, const zt_id_ctx *cx, zt_throttle *th,
 
 	if (!ok) {
 		if (th) {
-			zt_throttle_fail(th, nkey, now);
-			zt_throttle_fail(th, akey, now);
+			zt_throttle_fail(th, cx->db, nkey, now);
+			zt_throttle_fail(th, cx->db, akey, now);
 		}
 		memset(out, 0, sizeof(*out));
 		return zt_error_set(ZT_ENOTFOUND, "invalid credentials");
 	}
 	if (th)
-		zt_throttle_reset(th, nkey);
+		zt_throttle_reset(th, cx->db, nkey);
 	if (stale && (err = rehash(cx, tenant, out->account_id, &pol, pw,
 	    len)) < 0)
 		log_warn("password rehash failed", ZS("tenant", tenant),
@@ -254,7 +254,7 @@ zt_login_second_factor(const zt_id_ctx *cx, zt_throttle *th,
 	if ((err = authn_account_get(&a, cx, tenant, account)) < 0)
 		return err;
 	snprintf(key, sizeof(key), "m:%s\n%s", tenant, a.id);
-	if (th && (wait = zt_throttle_wait(th, key, ZT_THROTTLE_FREE,
+	if (th && (wait = zt_throttle_wait(th, cx->db, key, ZT_THROTTLE_FREE,
 	    a.policy.lockout, now)) > 0) {
 		*retry_after_s = wait;
 		return zt_error_set(ZT_EBUSY, "too many attempts, retry after "
@@ -268,10 +268,10 @@ zt_login_second_factor(const zt_id_ctx *cx, zt_throttle *th,
 		err = zt_error_set(ZT_ENOTFOUND, "invalid code");
 	if (err == ZT_ENOTFOUND) {
 		if (th)
-			zt_throttle_fail(th, key, now);
+			zt_throttle_fail(th, cx->db, key, now);
 		return zt_error_set(ZT_ENOTFOUND, "invalid code");
 	}
 	if (err == ZT_OK && th)
-		zt_throttle_reset(th, key);
+		zt_throttle_reset(th, cx->db, key);
 	return err;
 }

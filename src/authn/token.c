@@ -78,6 +78,15 @@ static const zt_migration authn_steps[] = {
 	  "CREATE INDEX sessions_identity"
 	  " ON sessions (tenant, identity_id, created_at);",
 	  NULL },
+	/* Login failure counts shared by the nodes of one PostgreSQL
+	 * database (throttle.c); keys are digests, never login names. */
+	{ 4, "shared login throttle",
+	  "CREATE TABLE login_throttle ("
+	  " key TEXT PRIMARY KEY,"
+	  " fails INTEGER NOT NULL,"
+	  " last_fail BIGINT NOT NULL);"
+	  "CREATE INDEX login_throttle_age ON login_throttle (last_fail);",
+	  NULL },
 };
 
 const zt_migration_set zt_authn_migrations = {

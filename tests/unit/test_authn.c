@@ -371,6 +371,9 @@ test_authn_login__throttled_alike_for_known_and_unknown(void **state)
 		assert_int_equal(wait, 2);
 		fake_now += 2000;
 		zt_throttle_free(th);
+		/* A new table, and on PostgreSQL no shared counts either. */
+		assert_int_equal(zt_db_exec(f->db, "DELETE FROM "
+		    "login_throttle"), ZT_OK);
 	}
 
 	/* A success clears the name's count. */
@@ -397,38 +400,67 @@ test_authn_throttle__backoff_lock_and_bounded_table(void **state)
 	(void)state;
 	assert_int_equal(zt_throttle_new(&th, 64), ZT_OK);
 	for (i = 0; i < 5; i++) {
-		assert_int_equal(zt_throttle_wait(th, "k", 5, 0, t), 0);
-		zt_throttle_fail(th, "k", t);
+		assert_int_equal(zt_throttle_wait(th, NULL, "k", 5, 0, t), 0);
+		zt_throttle_fail(th, NULL, "k", t);
 	}
 	/* Doubling from 1 s, capped at 15 minutes. */
 	for (i = 0; i < 14; i++) {
-		assert_int_equal(zt_throttle_wait(th, "k", 5, 0, t), want);
+		assert_int_equal(zt_throttle_wait(th, NULL, "k", 5, 0, t), want);
 		t += want * 1000;
-		assert_int_equal(zt_throttle_wait(th, "k", 5, 0, t), 0);
-		zt_throttle_fail(th, "k", t);
+		assert_int_equal(zt_throttle_wait(th, NULL, "k", 5, 0, t), 0);
+		zt_throttle_fail(th, NULL, "k", t);
 		want = want * 2 > ZT_THROTTLE_MAX_S ? ZT_THROTTLE_MAX_S :
 		    want * 2;
 	}
-	assert_int_equal(zt_throttle_wait(th, "k", 5, 0, t),
+	assert_int_equal(zt_throttle_wait(th, NULL, "k", 5, 0, t),
 	    ZT_THROTTLE_MAX_S);
 
 	/* A lockout threshold locks for the full 15 minutes at once. */
 	for (i = 0; i < 3; i++)
-		zt_throttle_fail(th, "j", t);
-	assert_int_equal(zt_throttle_wait(th, "j", 5, 3, t),
+		zt_throttle_fail(th, NULL, "j", t);
+	assert_int_equal(zt_throttle_wait(th, NULL, "j", 5, 3, t),
 	    ZT_THROTTLE_MAX_S);
-	assert_int_equal(zt_throttle_wait(th, "j", 5, 3, t + 899000), 1);
-	assert_int_equal(zt_throttle_wait(th, "j", 5, 3, t + 900000), 0);
-	zt_throttle_reset(th, "k");
-	assert_int_equal(zt_throttle_wait(th, "k", 5, 0, t), 0);
+	assert_int_equal(zt_throttle_wait(th, NULL, "j", 5, 3, t + 899000), 1);
+	assert_int_equal(zt_throttle_wait(th, NULL, "j", 5, 3, t + 900000), 0);
+	zt_throttle_reset(th, NULL, "k");
+	assert_int_equal(zt_throttle_wait(th, NULL, "k", 5, 0, t), 0);
 
 	/* The table never grows past its slots. */
 	for (i = 0; i < 1000; i++) {
 		snprintf(key, sizeof(key), "flood-%d", i);
-		zt_throttle_fail(th, key, t + i);
+		zt_throttle_fail(th, NULL, key, t + i);
 	}
 	assert_true(zt_throttle_count(th) <= 64);
 	zt_throttle_free(th);
+}
+
+/* Two processes' tables over one database: on PostgreSQL a failure seen
+ * by one slows the other; SQLite, one node, keeps counts in memory. */
+static void
+test_authn_throttle__shared_on_postgres(void **state)
+{
+	struct fx *f = *state;
+	bool pg = zt_db_driver(f->db) == ZT_DB_POSTGRES;
+	int64_t t = 5000000;
+	zt_throttle *a, *b;
+	int i;
+
+	assert_int_equal(zt_throttle_new(&a, 64), ZT_OK);
+	assert_int_equal(zt_throttle_new(&b, 64), ZT_OK);
+	for (i = 0; i < 7; i++)
+		zt_throttle_fail(a, f->db, "n:acme\nstaff\npat", t);
+	assert_int_equal(zt_throttle_wait(a, f->db, "n:acme\nstaff\npat", 5,
+	    0, t), 4);
+	assert_int_equal(zt_throttle_wait(b, f->db, "n:acme\nstaff\npat", 5,
+	    0, t), pg ? 4 : 0);
+	/* A success on the other node clears the shared count. */
+	zt_throttle_reset(b, f->db, "n:acme\nstaff\npat");
+	zt_throttle_free(a);
+	assert_int_equal(zt_throttle_new(&a, 64), ZT_OK);
+	assert_int_equal(zt_throttle_wait(a, f->db, "n:acme\nstaff\npat", 5,
+	    0, t), 0);
+	zt_throttle_free(a);
+	zt_throttle_free(b);
 }
 
 /* ---- TOTP ---------------------------------------------------------------- */
@@ -770,6 +802,7 @@ main(void)
 		T(test_authn_login__password_generic_failures_and_rehash),
 		T(test_authn_login__throttled_alike_for_known_and_unknown),
 		T(test_authn_throttle__backoff_lock_and_bounded_table),
+		T(test_authn_throttle__shared_on_postgres),
 		T(test_authn_totp__rfc6238_sha1_vectors),
 		T(test_authn_totp__uri_and_qr),
 		T(test_authn_totp__enroll_confirm_window_reuse),
