@@ -12,9 +12,12 @@
  * five-second cache of the users it looked up, so a busy application
  * costs no database read per decision.  The cache is dropped whenever a
  * new snapshot is published, which every policy, role or grant change
- * does, so a grant or a revocation counts from the next decision.  The
- * identity data a decision used is named in its answer (identity id and
- * version).
+ * does, and whenever this process commits an identity-space change (a
+ * suspension, a membership, an attribute, a move), so such a change
+ * made through this node counts from the next decision; one made through
+ * another node on the same database counts within the five seconds.
+ * The identity data a decision used is named in its answer (identity id
+ * and version).
  *
  * Roles and grants live under /v1/tenants/{tenant}/apps/{appid}/roles;
  * the enumeration questions are /v1/authorize/actions and
@@ -30,8 +33,9 @@
 #include "authz/authz.h"
 #include "base/base.h"
 
-/* How long a worker trusts a user it looked up: a group or attribute
- * change reaches decisions within this time.  At 1 s, 1,000 active
+/* How long a worker trusts a user it looked up when the identity space
+ * may have changed elsewhere: a group or attribute change made through
+ * another node reaches decisions within this time.  At 1 s, 1,000 active
  * users cost each worker 1,000 lookups (two queries each) a second,
  * a third of its decision rate; at 5 s a fifth of that
  * (docs/benchmarks.md). */
@@ -46,6 +50,7 @@ struct subject_slot {
 	zt_authz_subject sub;
 	int64_t loaded_at;
 	uint64_t gen;		/* the snapshot generation it was read at */
+	uint64_t idgen;		/* zt_identity_generation() before the read */
 	bool used;
 };
 
@@ -105,11 +110,12 @@ subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
 	zt_app *app = zt_req_app(req);
 	struct subject_slot *s;
 	int64_t now = zt_now_ms();
+	uint64_t idgen = zt_identity_generation();
 
 	*err = ZT_OK;
 	s = &aw->slot[slot_hash(tenant, user) % SUBJECT_SLOTS];
 	if (s->used && now - s->loaded_at < SUBJECT_TTL_MS &&
-	    s->gen == aw->view.gen &&
+	    s->gen == aw->view.gen && s->idgen == idgen &&
 	    strcmp(s->tenant, tenant) == 0 && strcmp(s->user, user) == 0)
 		return &s->sub;
 	zt_authz_subject_clear(&s->sub);
@@ -128,6 +134,7 @@ subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	s->loaded_at = now;
 	s->gen = aw->view.gen;
+	s->idgen = idgen;
 	s->used = true;
 	return &s->sub;
 }

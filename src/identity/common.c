@@ -11,6 +11,7 @@
  * keep the first error message when they roll back, audit targets, input
  * validation with messages that name the field, and opaque page cursors.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,10 +367,22 @@ tx_begin(const zt_id_ctx *cx)
 	return zt_db_begin(cx->db);
 }
 
+static _Atomic uint64_t generation;
+
+uint64_t
+zt_identity_generation(void)
+{
+	return atomic_load(&generation);
+}
+
+/* Moves the generation after the commit, never before it: a reader that
+ * sees the new count then also sees the committed data. */
 int
 tx_end(const zt_id_ctx *cx, int err)
 {
-	return zt_db_end(cx->db, err);
+	if ((err = zt_db_end(cx->db, err)) == ZT_OK)
+		atomic_fetch_add(&generation, 1);
+	return err;
 }
 
 int

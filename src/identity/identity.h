@@ -123,6 +123,14 @@ typedef struct zt_id_ctx {
 
 extern const zt_migration_set zt_identity_migrations;
 
+/*
+ * Counts the identity-space transactions this process has committed.  A
+ * cache of identity data read while the count was N is current for as
+ * long as it stays N (read the count before the data); changes made by
+ * another process on the same database are not counted.
+ */
+uint64_t zt_identity_generation(void);
+
 /* ---- tenants ------------------------------------------------------------- */
 
 /* `id` is a slug, [a-z0-9][a-z0-9-]{0,62}.  System scope only. */

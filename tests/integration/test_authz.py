@@ -241,6 +241,31 @@ class DecisionTest(AuthzCase):
         r = self.api.post("/v1/authorize", {"appid": self.appid})
         self.assertProblem(r, 400, ["invalid_request"])
 
+    def test_identity_changes_count_from_the_next_decision(self):
+        """The worker's user cache does not outlive a change to the
+        identity space made through this server: each answer below
+        comes right after the change, with no wait."""
+        self.setup_store()
+        member = self.url("groups", self.editors["id"], "members",
+                          "identity", self.jack["id"])
+        jack = self.url("identities", self.jack["id"])
+        self.assertEqual(self.authorize(self.seed())["decision"], "allow")
+        self.assertEqual(self.api.delete(member).status, 204)
+        self.assertEqual(self.authorize(self.seed())["decision"], "deny")
+        r = self.api.post(self.url("groups", self.editors["id"], "members"),
+                          {"type": "identity", "id": self.jack["id"]})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(self.authorize(self.seed())["decision"], "allow")
+        r = self.api.patch(jack, {"attributes": {"clearance": "1"}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.authorize(self.seed())["decision"], "deny")
+        r = self.api.patch(jack, {"attributes": {"clearance": "3"},
+                                  "state": "suspended"})
+        self.assertEqual(r.status, 200, r)
+        a = self.authorize(self.seed())
+        self.assertEqual((a["decision"], a["reason"]),
+                         ("deny", "inactive_user"))
+
     def test_login_name_finds_the_user(self):
         self.setup_store()
         sys_ = self.make("account-systems", {"name": "staff",
