@@ -168,6 +168,11 @@ int zt_authz_role_grants(json_t **out, const zt_id_ctx *cx,
     const char *tenant, const char *appid, const char *role);
 int zt_authz_role_revoke(const zt_id_ctx *cx, const char *tenant,
     const char *appid, const char *role, const char *grant);
+/* Revokes every grant to an identity or a group ("identity"|"group")
+ * that is being deleted: a zt_identity_unlink_fn, registered by the
+ * server with zt_identity_on_delete. */
+int zt_authz_unlink_subject(const zt_id_ctx *cx, const char *tenant,
+    const char *kind, const char *id);
 
 /* ---- activation -------------------------------------------------------- */
 

@@ -691,14 +691,21 @@ out:
 
 #define GRANT_COLS "id, role, kind, subject, created_by, created_at"
 
+/* The grant whose GRANT_COLS start at column `c` of `st`. */
+static json_t *
+grant_doc_at(const char *appid, zt_stmt *st, int c)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+	    "id", zt_stmt_text(st, c), "appid", appid,
+	    "role", zt_stmt_text(st, c + 1), zt_stmt_text(st, c + 2),
+	    zt_stmt_text(st, c + 3), "created_by", zt_stmt_text(st, c + 4),
+	    "created_at", zt_time_json(zt_stmt_int(st, c + 5)));
+}
+
 static json_t *
 grant_doc(const char *appid, zt_stmt *st)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
-	    "id", zt_stmt_text(st, 0), "appid", appid,
-	    "role", zt_stmt_text(st, 1), zt_stmt_text(st, 2),
-	    zt_stmt_text(st, 3), "created_by", zt_stmt_text(st, 4),
-	    "created_at", zt_time_json(zt_stmt_int(st, 5)));
+	return grant_doc_at(appid, st, 0);
 }
 
 static int
@@ -857,6 +864,49 @@ zt_authz_role_revoke(const zt_id_ctx *cx, const char *tenant,
 out:
 	json_decref(before);
 	return zt_db_end(cx->db, err);
+}
+
+/* The grants held by an identity or a group being deleted go with it,
+ * each audited as a revocation by whoever deletes the holder. */
+int
+zt_authz_unlink_subject(const zt_id_ctx *cx, const char *tenant,
+    const char *kind, const char *id)
+{
+	json_t *gone, *g;
+	zt_stmt *st;
+	size_t i;
+	int err;
+
+	if ((err = zt_db_prepare(&st, cx->db, "SELECT appid, " GRANT_COLS
+	    " FROM authz_role_grants WHERE tenant = $1 AND kind = $2 AND"
+	    " subject = $3 ORDER BY appid, role")) < 0)
+		return err;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, kind);
+	zt_stmt_bind_text(st, 3, id);
+	gone = json_array();
+	while ((err = zt_stmt_step(st)) == ZT_ROW)
+		json_array_append_new(gone, grant_doc_at(zt_stmt_text(st, 0),
+		    st, 1));
+	zt_stmt_reset(st);
+	if (err < 0 || json_array_size(gone) == 0)
+		goto out;
+	if ((err = zt_db_prepare(&st, cx->db, "DELETE FROM authz_role_grants"
+	    " WHERE tenant = $1 AND kind = $2 AND subject = $3")) < 0)
+		goto out;
+	zt_stmt_bind_text(st, 1, tenant);
+	zt_stmt_bind_text(st, 2, kind);
+	zt_stmt_bind_text(st, 3, id);
+	if ((err = zt_stmt_run(st)) < 0 || (err = az_bump_seq(cx->db)) < 0)
+		goto out;
+	json_array_foreach(gone, i, g)
+		if ((err = zt_audit_change(cx->db, cx->actor, "role.revoke",
+		    tenant, "role-grant", json_string_value(json_object_get(g,
+		    "id")), g, NULL)) < 0)
+			break;
+out:
+	json_decref(gone);
+	return err < 0 ? err : ZT_OK;
 }
 
 /* ---- the decision service's side ---------------------------------------------- */

@@ -253,6 +253,7 @@ start_authz(const zt_config *cfg, zt_app *app)
 		return ZT_EINVAL;
 	}
 	if ((err = zt_authz_new(&app->authz)) < 0 ||
+	    (err = zt_identity_on_delete(zt_authz_unlink_subject)) < 0 ||
 	    (err = zt_db_open(&db, cfg->db)) < 0 ||
 	    (err = zt_authz_refresh(app->authz, db)) < 0 ||
 	    (err = zt_authz_poller_start(app->authz, cfg->db)) < 0) {

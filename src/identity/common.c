@@ -385,6 +385,36 @@ tx_end(const zt_id_ctx *cx, int err)
 	return err;
 }
 
+static zt_identity_unlink_fn unlink_hooks[ZT_IDENTITY_HOOKS_MAX];
+static size_t n_unlink_hooks;
+
+int
+zt_identity_on_delete(zt_identity_unlink_fn fn)
+{
+	size_t i;
+
+	for (i = 0; i < n_unlink_hooks; i++)
+		if (unlink_hooks[i] == fn)
+			return ZT_OK;
+	if (n_unlink_hooks == ZT_IDENTITY_HOOKS_MAX)
+		return zt_error_set(ZT_ETOOBIG, "too many deletion hooks");
+	unlink_hooks[n_unlink_hooks++] = fn;
+	return ZT_OK;
+}
+
+int
+unlink_refs(const zt_id_ctx *cx, const char *tenant, const char *kind,
+    const char *id)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < n_unlink_hooks; i++)
+		if ((err = unlink_hooks[i](cx, tenant, kind, id)) < 0)
+			return err;
+	return ZT_OK;
+}
+
 int
 id_audit(const zt_id_ctx *cx, const char *action, const char *tenant,
     const char *type, const char *id, json_t *before, json_t *after)

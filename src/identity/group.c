@@ -243,7 +243,8 @@ group_delete_row(const zt_id_ctx *cx, const char *tenant, const char *id,
 		goto out;
 	zt_stmt_bind_text(st, 1, tenant);
 	zt_stmt_bind_text(st, 2, id);
-	if ((err = zt_stmt_run(st)) < 0)
+	if ((err = zt_stmt_run(st)) < 0 ||
+	    (err = unlink_refs(cx, tenant, "group", id)) < 0)
 		goto out;
 	err = id_audit(cx, "group.delete", tenant, "group", id,
 	    before ? before : own, NULL);

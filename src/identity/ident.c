@@ -960,7 +960,8 @@ zt_identity_delete(const zt_id_ctx *cx, const char *tenant, const char *id,
 	if ((err = zt_account_list(&accounts, cx, tenant, id)) < 0)
 		goto out;
 	json_object_set_new(before, "accounts", accounts);
-	if ((err = ident_delete_rows(cx->db, tenant, id)) == ZT_OK)
+	if ((err = ident_delete_rows(cx->db, tenant, id)) == ZT_OK &&
+	    (err = unlink_refs(cx, tenant, "identity", id)) == ZT_OK)
 		err = id_audit(cx, "identity.delete", tenant, "identity", id,
 		    before, NULL);
 out:

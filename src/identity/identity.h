@@ -131,6 +131,19 @@ extern const zt_migration_set zt_identity_migrations;
  */
 uint64_t zt_identity_generation(void);
 
+/*
+ * Another module's references to an identity or a group (`kind`
+ * "identity" or "group"), removed inside the transaction that deletes
+ * it, after the identity module's own rows: a grant to a person who no
+ * longer exists goes with the person.  An error rolls the deletion back.
+ * Register before the first deletion (at start-up, before the workers
+ * run); at most ZT_IDENTITY_HOOKS_MAX.
+ */
+#define ZT_IDENTITY_HOOKS_MAX 4
+typedef int (*zt_identity_unlink_fn)(const zt_id_ctx *cx,
+    const char *tenant, const char *kind, const char *id);
+int zt_identity_on_delete(zt_identity_unlink_fn fn);
+
 /* ---- tenants ------------------------------------------------------------- */
 
 /* `id` is a slug, [a-z0-9][a-z0-9-]{0,62}.  System scope only. */

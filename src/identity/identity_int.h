@@ -47,6 +47,9 @@ int scope_need_tenant_admin(const struct scope *sc);
 int tenant_lock(zt_db *db, const char *tenant);
 int tx_begin(const zt_id_ctx *cx);
 int tx_end(const zt_id_ctx *cx, int err);
+/* Runs the zt_identity_on_delete hooks for an object being deleted. */
+int unlink_refs(const zt_id_ctx *cx, const char *tenant, const char *kind,
+    const char *id);
 int id_audit(const zt_id_ctx *cx, const char *action, const char *tenant,
     const char *type, const char *id, json_t *before, json_t *after);
 const char *trust_domain(const zt_id_ctx *cx);

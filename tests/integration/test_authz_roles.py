@@ -260,6 +260,30 @@ class RoleTest(RoleCase):
         self.assertIn(g["id"], json.dumps(gone))
         self.assertEqual(self.ws.audit_verify().returncode, 0)
 
+    def test_grants_go_with_a_deleted_identity_or_group(self):
+        """Deleting the holder revokes its grants in the same
+        transaction, each audited as role.revoke by the deleter."""
+        self.role("reader", READER)
+        team = self.make("groups", {"name": "team"})
+        g_ann = self.grant("reader", identity=self.ann["id"])
+        g_bob = self.grant("reader", identity=self.bob["id"])
+        g_team = self.grant("reader", group=team["id"])
+        r = self.api.delete(self.url("identities", self.ann["id"]))
+        self.assertEqual(r.status, 204, r)
+        r = self.api.delete(self.url("groups", team["id"]))
+        self.assertEqual(r.status, 204, r)
+        left = self.api.get(self.roles("reader", "grants")).json()["items"]
+        self.assertEqual([x["id"] for x in left], [g_bob["id"]])
+        revoked = [x for x in self.api.audit_items()
+                   if x.get("tenant") == self.tid and
+                   x["action"] == "role.revoke"]
+        self.assertEqual(len(revoked), 2, revoked)
+        for g in (g_ann, g_team):
+            self.assertEqual(len([x for x in revoked
+                                  if g["id"] in x["target"]]), 1)
+        self.assertEqual(self.decide("bob")["decision"], "allow")
+        self.assertEqual(self.ws.audit_verify().returncode, 0)
+
     def test_errors(self):
         r = self.api.post(self.url("apps", "nosuchapp", "roles"),
                           {"role": "r", "permissions": READER})
