@@ -341,9 +341,11 @@ void zt_dlog_close(zt_dlog *dl);
 void zt_dlog_reopen(zt_dlog *dl);
 /*
  * Offers one decision: `record` (taken, whatever happens) is dropped
- * when not sampled or when the queue is full (counted), else queued for
- * the writer thread, which removes masked fields and appends it as one
- * line.  Never waits for I/O.
+ * when not sampled, else its masked fields are removed (under
+ * "request") and it is serialised before this returns, so it may share
+ * unmasked values with the caller's documents.  The line is queued for
+ * the writer thread, or dropped and counted when the queue is full.
+ * Never waits for I/O.
  */
 void zt_dlog_submit(zt_dlog *dl, json_t *record);
 

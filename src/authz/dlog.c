@@ -3,14 +3,17 @@
  * own.
  *
  * A decision hands its record to zt_dlog_submit, which draws the sample,
- * then pushes the record onto a bounded ring under a mutex held for a
+ * removes the masked fields and serialises the record into its line on
+ * the decision's own thread (the record's nodes are allocated, read and
+ * freed by one thread: handing the tree over made the writer free tens
+ * of chunks per record into the workers' malloc arenas, under their
+ * locks).  The line goes onto a bounded ring under a mutex held for a
  * few instructions (the writer holds it only to take the whole ring's
- * contents), and signals the writer, which lets a burst gather for up to
- * GATHER_US before it takes it.  When the ring is full the record
- * is dropped and counted: a slow disk costs log lines, never decision
- * latency.  The writer takes up to 256 records at a time, removes the
- * masked fields, serialises them into one buffer and writes it with one
- * write(2).
+ * contents), and the writer, signalled, lets a burst gather for up to
+ * GATHER_US before it takes it.  When the ring is full the line is
+ * dropped and counted: a slow disk costs log lines, never decision
+ * latency.  The writer takes up to 256 lines at a time and writes them
+ * with one write(2).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +37,7 @@ struct zt_dlog {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;		/* records waiting, or stopping */
 	pthread_cond_t idle;		/* the writer emptied the ring */
-	json_t **ring;
+	char **ring;			/* lines, without their newline */
 	size_t cap, head, len;
 	bool stop, busy;
 	pthread_t thread;
@@ -86,17 +89,11 @@ mask_fields(const zt_dlog *dl, json_t *v, int depth)
 	}
 }
 
-/* Appends one record's line to the batch being built. */
+/* Appends one line to the batch being built. */
 static void
-add_line(zt_dlog *dl, zt_buf *out, json_t *rec)
+add_line(zt_dlog *dl, zt_buf *out, char *line)
 {
-	char *line;
-
-	mask_fields(dl, json_object_get(rec, "request"), 0);
-	line = json_dumps(rec, JSON_COMPACT);
-	json_decref(rec);
-	if (line == NULL || zt_buf_adds(out, line) < 0 ||
-	    zt_buf_addc(out, '\n') < 0)
+	if (zt_buf_adds(out, line) < 0 || zt_buf_addc(out, '\n') < 0)
 		atomic_fetch_add(&dl->failed, 1);
 	free(line);
 }
@@ -155,7 +152,7 @@ writer_main(void *arg)
 	static const struct timespec gather = { 0, GATHER_US * 1000L };
 	zt_dlog *dl = arg;
 	zt_buf out = ZT_BUF_INIT(64u << 20);
-	json_t *batch[256];
+	char *batch[256];
 	size_t n, i;
 
 	pthread_mutex_lock(&dl->mu);
@@ -303,6 +300,7 @@ zt_dlog_close(zt_dlog *dl)
 void
 zt_dlog_submit(zt_dlog *dl, json_t *record)
 {
+	char *line;
 	bool full;
 
 	if (dl == NULL || record == NULL || dl->sample <= 0.0 ||
@@ -310,10 +308,17 @@ zt_dlog_submit(zt_dlog *dl, json_t *record)
 		json_decref(record);
 		return;
 	}
+	mask_fields(dl, json_object_get(record, "request"), 0);
+	line = json_dumps(record, JSON_COMPACT);
+	json_decref(record);
+	if (line == NULL) {
+		atomic_fetch_add(&dl->failed, 1);
+		return;
+	}
 	pthread_mutex_lock(&dl->mu);
 	full = dl->len == dl->cap;
 	if (!full) {
-		dl->ring[(dl->head + dl->len) % dl->cap] = record;
+		dl->ring[(dl->head + dl->len) % dl->cap] = line;
 		/* The writer drains the ring before it waits, so only the
 		 * record that makes it non-empty needs to wake it. */
 		if (dl->len++ == 0)
@@ -322,7 +327,7 @@ zt_dlog_submit(zt_dlog *dl, json_t *record)
 	pthread_mutex_unlock(&dl->mu);
 	if (full) {
 		atomic_fetch_add(&dl->dropped, 1);
-		json_decref(record);
+		free(line);
 	} else
 		atomic_fetch_add(&dl->queued, 1);
 }
