@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -70,6 +71,40 @@ test_base_encode__random_ids_differ(void **state)
 	assert_int_equal(strlen(a), 22);
 	assert_string_not_equal(a, b);
 	assert_int_equal(zt_random_id(a, 8, 16), ZT_EINVAL);
+}
+
+/* Ids come from a per-thread pool: none repeats across refills, and a
+ * child of fork() does not hand out the ids its parent goes on to. */
+static void
+test_base_encode__random_id_pool_fork(void **state)
+{
+	char seen[200][24], parent[24], child[24] = "";
+	int fds[2], status;
+	size_t i, j;
+	pid_t pid;
+
+	for (i = 0; i < 200; i++) {
+		assert_int_equal(zt_random_id(seen[i], sizeof(seen[i]), 12),
+		    ZT_OK);
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(seen[i], seen[j]);
+	}
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (zt_random_id(child, sizeof(child), 12) < 0 ||
+		    write(fds[1], child, sizeof(child)) != sizeof(child))
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(zt_random_id(parent, sizeof(parent), 12), ZT_OK);
+	assert_int_equal(read(fds[0], child, sizeof(child)), sizeof(child));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_string_not_equal(parent, child);
+	close(fds[0]);
+	close(fds[1]);
 }
 
 static void
@@ -284,6 +319,7 @@ main(void)
 		cmocka_unit_test(test_base_encode__b64url_rejects),
 		cmocka_unit_test(test_base_encode__hex),
 		cmocka_unit_test(test_base_encode__random_ids_differ),
+		cmocka_unit_test(test_base_encode__random_id_pool_fork),
 		cmocka_unit_test(test_base_encode__sha256_and_ct_equal),
 		cmocka_unit_test(test_base_str__parse_i64),
 		cmocka_unit_test(test_base_str__durations_and_sizes),
