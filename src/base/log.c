@@ -80,7 +80,7 @@ zt_log_set_request_id(const char *rid)
 static void
 log_quote(zt_buf *b, const char *s)
 {
-	size_t n = strlen(s), i;
+	size_t n = strlen(s), i, room;
 	bool utf8;
 
 	if (n > LOG_VALUE_MAX)
@@ -89,8 +89,19 @@ log_quote(zt_buf *b, const char *s)
 	zt_buf_addc(b, '"');
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t run = i;
 
-		if (c == '"' || c == '\\') {
+		/* A run of bytes that need no escape goes in at once. */
+		while (run < n && (unsigned char)s[run] >= 0x20 &&
+		    s[run] != '"' && s[run] != '\\' && s[run] != 0x7f &&
+		    ((unsigned char)s[run] < 0x80 || utf8))
+			run++;
+		if (run > i) {
+			/* Up to the line's limit, as byte by byte would. */
+			room = b->max > b->len ? b->max - b->len : 0;
+			zt_buf_add(b, s + i, run - i < room ? run - i : room);
+			i = run - 1;
+		} else if (c == '"' || c == '\\') {
 			zt_buf_addc(b, '\\');
 			zt_buf_addc(b, (char)c);
 		} else if (c == '\n')

@@ -29,13 +29,27 @@ zt_mono_us(void)
 void
 zt_time_format(char out[32], int64_t ms)
 {
+	/* Every log line and record stamps the time: each thread keeps
+	 * the last second it formatted and adds only the milliseconds. */
+	static _Thread_local time_t last = (time_t)-1;
+	static _Thread_local char head[26];
+	static _Thread_local size_t n;
 	time_t secs = (time_t)(ms / 1000);
+	unsigned frac = (unsigned)(ms % 1000) % 1000u;
 	struct tm tm;
-	size_t n;
 
-	gmtime_r(&secs, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000) % 1000u);
+	if (secs != last || n == 0) {
+		gmtime_r(&secs, &tm);
+		n = strftime(head, sizeof(head), "%Y-%m-%dT%H:%M:%S", &tm);
+		last = secs;
+	}
+	memcpy(out, head, n);
+	out[n] = '.';
+	out[n + 1] = (char)('0' + frac / 100);
+	out[n + 2] = (char)('0' + frac / 10 % 10);
+	out[n + 3] = (char)('0' + frac % 10);
+	out[n + 4] = 'Z';
+	out[n + 5] = '\0';
 }
 
 /* Accepts YYYY-MM-DDTHH:MM:SS[.fff]Z (UTC only; offsets are refused so a

@@ -191,6 +191,15 @@ test_base_time__format_parse(void **state)
 
 	zt_time_format(s, 1796318522123LL);
 	assert_string_equal(s, "2026-12-03T17:22:02.123Z");
+	/* The same second again, the next one, and one far before. */
+	zt_time_format(s, 1796318522009LL);
+	assert_string_equal(s, "2026-12-03T17:22:02.009Z");
+	zt_time_format(s, 1796318523990LL);
+	assert_string_equal(s, "2026-12-03T17:22:03.990Z");
+	zt_time_format(s, 0);
+	assert_string_equal(s, "1970-01-01T00:00:00.000Z");
+	zt_time_format(s, 1796318522123LL);
+	assert_string_equal(s, "2026-12-03T17:22:02.123Z");
 	assert_int_equal(zt_time_parse(s, &ms), ZT_OK);
 	assert_int_equal(ms, 1796318522123LL);
 	assert_int_equal(zt_time_parse("2026-12-03T17:22:02Z", &ms), ZT_OK);
