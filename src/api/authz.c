@@ -107,7 +107,7 @@ slot_hash(const char *tenant, const char *user)
 
 /* The subject for (tenant, user): from the cache, else loaded.  NULL
  * with *err ZT_OK when there is no such user. */
-static const zt_authz_subject *
+static zt_authz_subject *
 subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
     const char *user, int *err)
 {
@@ -218,7 +218,7 @@ decide_one(zt_req *req, json_t *doc, bool explain, json_t **out,
 	zt_app *app = zt_req_app(req);
 	const zt_principal *p = api_principal(req);
 	struct api_authz_worker *aw = worker_state(req);
-	const zt_authz_subject *sub = NULL;
+	zt_authz_subject *sub = NULL;
 	const zt_authz_snap *snap;
 	const char *tenant, *asked = NULL;
 	zt_authz_request r;
@@ -598,7 +598,7 @@ static void
 authorize_actions(zt_req *req)
 {
 	struct api_authz_worker *aw;
-	const zt_authz_subject *sub;
+	zt_authz_subject *sub;
 	const zt_authz_snap *snap;
 	zt_authz_request r;
 	const char *tenant;

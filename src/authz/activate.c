@@ -217,6 +217,7 @@ snap_with(const zt_authz_snap *s, const char *key, az_store *add)
 static int
 store_new(az_store **out, const zt_authz_source *src)
 {
+	static _Atomic uint64_t serials;
 	az_texts t = { src->format == ZT_AUTHZ_JSON ? "json" : "cedar",
 	    src->policies != NULL ? src->policies : "", src->schema,
 	    src->roles };
@@ -227,6 +228,7 @@ store_new(az_store **out, const zt_authz_source *src)
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return ZT_ENOMEM;
 	atomic_init(&st->refs, 1);
+	st->serial = atomic_fetch_add(&serials, 1) + 1;
 	make_key(st->key, src->tenant, src->appid);
 	snprintf(st->tenant, sizeof(st->tenant), "%s", src->tenant);
 	snprintf(st->appid, sizeof(st->appid), "%s", src->appid ? src->appid :

@@ -275,6 +275,11 @@ typedef struct zt_authz_subject {
 	json_t *units;			/* org unit ids, own unit first */
 	json_t *roles;			/* "<appid>/<role>" granted to it
 					 * or to one of its groups */
+	/* The principal entity a decision last built from it, for the
+	 * compiled store numbered entity_for (decide.c): a subject decided
+	 * again against the same store reuses it. */
+	json_t *entity;
+	uint64_t entity_for;
 } zt_authz_subject;
 
 /*
@@ -301,7 +306,7 @@ void zt_authz_subject_clear(zt_authz_subject *s);
  * no_policies, request_error.  Returns ZT_OK or ZT_ENOMEM.
  */
 int zt_authz_decide(json_t **out, const zt_authz_snap *s,
-    const zt_authz_request *req, const zt_authz_subject *sub, bool explain);
+    const zt_authz_request *req, zt_authz_subject *sub, bool explain);
 
 /*
  * "What may this principal do here?": decides `req` (its action
@@ -313,7 +318,7 @@ int zt_authz_decide(json_t **out, const zt_authz_snap *s,
  * decision per declared action.
  */
 int zt_authz_actions(json_t **out, const zt_authz_snap *s,
-    const zt_authz_request *req, const zt_authz_subject *sub);
+    const zt_authz_request *req, zt_authz_subject *sub);
 
 /* ---- the decision log -------------------------------------------------- */
 

@@ -112,6 +112,7 @@ zt_authz_subject_clear(zt_authz_subject *s)
 	json_decref(s->groups);
 	json_decref(s->units);
 	json_decref(s->roles);
+	json_decref(s->entity);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -306,6 +307,20 @@ principal_entity(const az_types *t, const zt_policy_schema *s,
 	    sub->name, strlen(sub->name)), "attrs", attrs, "parents", parents);
 }
 
+/* The principal entity for `app`, built once per subject and compiled
+ * store (the library only reads it): a new reference. */
+static json_t *
+principal_of(const az_types *t, const az_store *app, zt_authz_subject *sub)
+{
+	if (sub->entity == NULL || sub->entity_for != app->serial) {
+		json_decref(sub->entity);
+		sub->entity = principal_entity(t, app->schema, app->appid,
+		    sub);
+		sub->entity_for = app->serial;
+	}
+	return json_incref(sub->entity);
+}
+
 static int
 action_entity(json_t **out, const az_types *t, const zt_policy_schema *s,
     const char *action)
@@ -384,7 +399,7 @@ mapped_free(az_mapped *m)
 
 static int
 map_request(az_mapped *m, const az_store *app, const zt_authz_request *r,
-    const zt_authz_subject *sub)
+    zt_authz_subject *sub)
 {
 	const zt_policy_schema *s = app->schema;
 	json_t *ents = json_array(), *a = NULL, *empty = NULL;
@@ -395,8 +410,7 @@ map_request(az_mapped *m, const az_store *app, const zt_authz_request *r,
 	if ((err = action_entity(&a, &m->types, s, r->action)) < 0)
 		goto out;
 	json_array_append_new(ents, a);
-	json_array_append_new(ents, principal_entity(&m->types, s,
-	    app->appid, sub));
+	json_array_append_new(ents, principal_of(&m->types, app, sub));
 	if ((err = resource_entities(ents, &m->types, s, app->appid,
 	    r->resource)) < 0 ||
 	    (err = zt_entities_from_jansson_schema(&m->es, s, ents)) < 0)
@@ -549,7 +563,7 @@ fail:
 
 int
 zt_authz_decide(json_t **out, const zt_authz_snap *s,
-    const zt_authz_request *req, const zt_authz_subject *sub, bool explain)
+    const zt_authz_request *req, zt_authz_subject *sub, bool explain)
 {
 	const az_store *app = az_snap_find(s, NULL, req->appid), *ten;
 	zt_policy_uid a;
@@ -616,7 +630,7 @@ denies_all(json_t *answer)
 
 int
 zt_authz_actions(json_t **out, const zt_authz_snap *s,
-    const zt_authz_request *req, const zt_authz_subject *sub)
+    const zt_authz_request *req, zt_authz_subject *sub)
 {
 	const az_store *app = az_snap_find(s, NULL, req->appid);
 	json_t *list = json_array(), *ans = NULL, *revs = NULL;

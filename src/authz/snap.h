@@ -17,6 +17,8 @@ typedef struct az_store {
 	char appid[ZT_APPID_MAX + 1];		/* "" for a tenant store */
 	char ns[ZT_AUTHZ_NS_MAX + 1];
 	bool is_tenant;
+	uint64_t serial;			/* unique for the process's
+						 * life: keys caches */
 	int64_t revision;			/* 0: nothing stored yet */
 	zt_policy_set *ps;			/* NULL at revision 0 */
 	zt_policy_set *roles;			/* the roles' policies, or

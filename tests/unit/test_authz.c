@@ -127,6 +127,70 @@ assert_decision(json_t *a, const char *decision, const char *reason)
 	json_decref(a);
 }
 
+/*
+ * A subject keeps the principal entity it was last decided with, for the
+ * compiled store it was built for: after a new revision declares one more
+ * User attribute, the same subject is decided with that attribute.
+ */
+static void
+test_authz_map__subject_entity_follows_the_store(void **state)
+{
+	static const char schema2[] =
+	    "{\"NS\": {"
+	    " \"entityTypes\": {"
+	    "  \"User\": {\"memberOfTypes\": [\"Group\", \"OrgUnit\"],"
+	    "   \"shape\": {\"type\": \"Record\", \"attributes\": {"
+	    "    \"level\": {\"type\": \"Long\", \"required\": false},"
+	    "    \"undeclared\": {\"type\": \"String\", \"required\": false}"
+	    "   }}},"
+	    "  \"Group\": {}, \"OrgUnit\": {}, \"Application\": {},"
+	    "  \"Resource\": {\"memberOfTypes\": [\"Resource\","
+	    "   \"Application\"]}},"
+	    " \"actions\": {"
+	    "  \"read\": {},"
+	    "  \"getArticleID\": {\"memberOf\": [{\"id\": \"read\"}],"
+	    "   \"appliesTo\": {\"principalTypes\": [\"User\"],"
+	    "   \"resourceTypes\": [\"Resource\"], \"context\": {\"type\": "
+	    "   \"Record\", \"attributes\": {"
+	    "    \"remoteIP\": {\"type\": \"Extension\", \"name\": \"ipaddr\"},"
+	    "    \"trustScore\": {\"type\": \"Long\"}}}}}}}}";
+	static const char policies2[] =
+	    "@id(\"p3\") permit(principal,"
+	    " action == NS::Action::\"getArticleID\", resource)"
+	    " when { principal has undeclared &&"
+	    "  principal.undeclared == \"dropped\" };";
+	zt_authz_source rev2 = { "acme", "eihxiidhh23s", "NS", 2,
+	    ZT_AUTHZ_CEDAR, policies2, schema2, NULL };
+	const char *req_json = SEED("192.168.0.5", "\"10\"");
+	zt_authz *az = registry();
+	zt_authz_view v = ZT_AUTHZ_VIEW_INIT;
+	zt_authz_subject sub;
+	zt_authz_request r;
+	json_t *doc, *a;
+
+	(void)state;
+	jack(&sub);
+	assert_int_equal(zt_json_parse(&doc, req_json, strlen(req_json), 32),
+	    ZT_OK);
+	assert_int_equal(zt_authz_request_read(&r, doc), ZT_OK);
+	assert_int_equal(zt_authz_decide(&a, zt_authz_view_get(az, &v), &r,
+	    &sub, false), ZT_OK);
+	assert_decision(a, "deny", NULL);
+	assert_non_null(sub.entity);
+	zt_authz_view_release(&v);
+
+	assert_int_equal(zt_authz_install(az, &rev2), ZT_OK);
+	assert_int_equal(zt_authz_decide(&a, zt_authz_view_get(az, &v), &r,
+	    &sub, false), ZT_OK);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    a, "determining"), 0)), "app:p3");
+	assert_decision(a, "allow", NULL);
+	zt_authz_view_release(&v);
+	zt_authz_subject_clear(&sub);
+	json_decref(doc);
+	zt_authz_free(az);
+}
+
 static void
 test_authz_map__seed_request(void **state)
 {
@@ -608,6 +672,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_authz_map__seed_request),
+		cmocka_unit_test(
+		    test_authz_map__subject_entity_follows_the_store),
 		cmocka_unit_test(test_authz_map__resource_chain_and_units),
 		cmocka_unit_test(test_authz_map__request_errors),
 		cmocka_unit_test(test_authz_map__unknowns),
