@@ -25,22 +25,10 @@ duration=${DURATION:-10s}
 threads=${THREADS:-2}
 conns=${CONNS:-64}
 
-tmp=$(mktemp -d /tmp/ztiam-bench-authz.XXXXXX)
-port=$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
+. "$here/lib.sh"
 # shellcheck disable=SC2086
-"$bin" serve --listen "127.0.0.1:$port" --data "$tmp/data" \
-    ${SERVE_FLAGS:-} >"$tmp/stdout" 2>"$tmp/stderr" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-i=0
-until curl -fs -o /dev/null "$url/readyz"; do
-	i=$((i + 1))
-	[ $i -gt 300 ] && { echo "server did not start" >&2; exit 1; }
-	sleep 0.1
-done
-ZTIAM_TOKEN=$(cat "$tmp/data/bootstrap-token")
+serve_start "$bin" authz ${SERVE_FLAGS:-}
+ZTIAM_TOKEN=$admin
 export ZTIAM_TOKEN
 
 # The data set, made through the API.

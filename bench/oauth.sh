@@ -28,32 +28,8 @@ duration=${DURATION:-10s}
 threads=${THREADS:-2}
 conns=${CONNS:-64}
 
-port=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-tmp=$(mktemp -d /tmp/ztiam-bench-oauth.XXXXXX)
-"$bin" serve --listen "127.0.0.1:$port" --data "$tmp/data" \
-    --log-level warn >"$tmp/stdout" 2>"$tmp/stderr" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-i=0
-until curl -fs -o /dev/null "$url/readyz"; do
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 $pid 2>/dev/null; then
-		echo "ztiam serve did not start" >&2
-		tail -5 "$tmp/stderr" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-
-admin=$(cat "$tmp/data/bootstrap-token")
-api() {
-	curl -fsS -H "Authorization: Bearer $admin" \
-	    -H 'Content-Type: application/json' "$@"
-}
+. "$here/lib.sh"
+serve_start "$bin" oauth --log-level warn
 api -o /dev/null -d '{"id":"bench"}' "$url/v1/tenants"
 api -o /dev/null -d '{"name":"svc","kind":"service"}' \
     "$url/v1/tenants/bench/account-systems"
@@ -125,7 +101,4 @@ if [ "${PEERS:-}" = 1 ]; then
 		    "$(awk -v a="$ours" -v b="$rps" 'BEGIN { printf "%.1f", a / b }')"
 	done
 fi
-kill -TERM $pid
-wait $pid || true
-trap - EXIT
-rm -rf "$tmp"
+serve_stop

@@ -22,32 +22,9 @@ duration=${DURATION:-10s}
 threads=${THREADS:-2}
 conns=${CONNS:-64}
 
-port=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-tmp=$(mktemp -d /tmp/ztiam-bench-ocsp.XXXXXX)
-"$bin" serve --listen "127.0.0.1:$port" --data "$tmp/data" \
-    --log-level warn >"$tmp/stdout" 2>"$tmp/stderr" &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-i=0
-until curl -fs -o /dev/null "$url/readyz"; do
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 $pid 2>/dev/null; then
-		echo "ztiam serve did not start" >&2
-		tail -5 "$tmp/stderr" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
+. "$here/lib.sh"
+serve_start "$bin" ocsp --log-level warn
 
-admin=$(cat "$tmp/data/bootstrap-token")
-api() {
-	curl -fsS -H "Authorization: Bearer $admin" \
-	    -H 'Content-Type: application/json' "$@"
-}
 field() {
 	python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]], end="")' "$1"
 }
@@ -106,7 +83,4 @@ run "OCSP POST, good certificate, nonce" "$tmp/good.req" post
 run "OCSP POST, revoked certificate, nonce" "$tmp/gone.req" post
 run "OCSP GET, good certificate, nonce" "$tmp/good.req" get
 
-kill -TERM $pid
-wait $pid || true
-trap - EXIT
-rm -rf "$tmp"
+serve_stop

@@ -24,22 +24,27 @@
 #include "authz/authz.h"
 #include "base/base.h"
 
-static const char schema_json[] =
-    "{\"NS\": {"
-    " \"entityTypes\": {"
-    "  \"User\": {\"memberOfTypes\": [\"Group\", \"OrgUnit\"], \"shape\": {"
-    "   \"type\": \"Record\", \"attributes\": {"
-    "    \"level\": {\"type\": \"Long\", \"required\": false}}}},"
-    "  \"Group\": {}, \"OrgUnit\": {}, \"Application\": {},"
-    "  \"Resource\": {\"memberOfTypes\": [\"Resource\", \"Application\"]}},"
-    " \"actions\": {"
-    "  \"read\": {},"
-    "  \"getArticleID\": {\"memberOf\": [{\"id\": \"read\"}],"
-    "   \"appliesTo\": {\"principalTypes\": [\"User\"],"
-    "   \"resourceTypes\": [\"Resource\"], \"context\": {\"type\": "
-    "   \"Record\", \"attributes\": {"
-    "    \"remoteIP\": {\"type\": \"Extension\", \"name\": \"ipaddr\"},"
-    "    \"trustScore\": {\"type\": \"Long\"}}}}}}}}";
+/* USER_ATTRS: more attributes of User after "level", each with a comma
+ * before it. */
+#define SCHEMA(USER_ATTRS) \
+    "{\"NS\": {" \
+    " \"entityTypes\": {" \
+    "  \"User\": {\"memberOfTypes\": [\"Group\", \"OrgUnit\"], \"shape\": {" \
+    "   \"type\": \"Record\", \"attributes\": {" \
+    "    \"level\": {\"type\": \"Long\", \"required\": false}" \
+    USER_ATTRS "}}}," \
+    "  \"Group\": {}, \"OrgUnit\": {}, \"Application\": {}," \
+    "  \"Resource\": {\"memberOfTypes\": [\"Resource\", \"Application\"]}}," \
+    " \"actions\": {" \
+    "  \"read\": {}," \
+    "  \"getArticleID\": {\"memberOf\": [{\"id\": \"read\"}]," \
+    "   \"appliesTo\": {\"principalTypes\": [\"User\"]," \
+    "   \"resourceTypes\": [\"Resource\"], \"context\": {\"type\": " \
+    "   \"Record\", \"attributes\": {" \
+    "    \"remoteIP\": {\"type\": \"Extension\", \"name\": \"ipaddr\"}," \
+    "    \"trustScore\": {\"type\": \"Long\"}}}}}}}}"
+
+static const char schema_json[] = SCHEMA("");
 
 static const char app_policies[] =
     "@id(\"p1\") permit(principal in NS::Group::\"editors\","
@@ -135,25 +140,8 @@ assert_decision(json_t *a, const char *decision, const char *reason)
 static void
 test_authz_map__subject_entity_follows_the_store(void **state)
 {
-	static const char schema2[] =
-	    "{\"NS\": {"
-	    " \"entityTypes\": {"
-	    "  \"User\": {\"memberOfTypes\": [\"Group\", \"OrgUnit\"],"
-	    "   \"shape\": {\"type\": \"Record\", \"attributes\": {"
-	    "    \"level\": {\"type\": \"Long\", \"required\": false},"
-	    "    \"undeclared\": {\"type\": \"String\", \"required\": false}"
-	    "   }}},"
-	    "  \"Group\": {}, \"OrgUnit\": {}, \"Application\": {},"
-	    "  \"Resource\": {\"memberOfTypes\": [\"Resource\","
-	    "   \"Application\"]}},"
-	    " \"actions\": {"
-	    "  \"read\": {},"
-	    "  \"getArticleID\": {\"memberOf\": [{\"id\": \"read\"}],"
-	    "   \"appliesTo\": {\"principalTypes\": [\"User\"],"
-	    "   \"resourceTypes\": [\"Resource\"], \"context\": {\"type\": "
-	    "   \"Record\", \"attributes\": {"
-	    "    \"remoteIP\": {\"type\": \"Extension\", \"name\": \"ipaddr\"},"
-	    "    \"trustScore\": {\"type\": \"Long\"}}}}}}}}";
+	static const char schema2[] = SCHEMA(", \"undeclared\": {"
+	    "\"type\": \"String\", \"required\": false}");
 	static const char policies2[] =
 	    "@id(\"p3\") permit(principal,"
 	    " action == NS::Action::\"getArticleID\", resource)"
