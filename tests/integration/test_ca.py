@@ -10,7 +10,8 @@ and `ztiam cert issue|list|revoke|renew` and `ztiam ca show`; JWT-SVIDs
 through the API and `ztiam cert jwt` (by token and by the workload's own
 SVID over mutual TLS), verified against the bundle's jwt-svid key; the
 rotation of that key; root rotation with both chains verifying against
-one bundle; and a second node loading a rotation made by the first.
+one bundle; a second node loading a rotation made by the first, and
+showing a revocation made by the first in its CRL and OCSP answers.
 
 Run:  ZTIAM_BIN=build/src/ztiam python3 tests/integration/test_ca.py
 With ZTIAM_TEST_DB=postgres://... the servers use PostgreSQL.
@@ -936,6 +937,58 @@ class CAMultiNodeTest(ServerTestCase):
                                        {"root": True}).status, 200)
         self.assertTrue(wait_for(lambda: len(
             api2.get("/ca/bundle.pem").body.split(b"BEGIN")) == 3))
+        self.assertStops(node)
+
+    def test_revocation_on_one_node_reaches_the_others_crl_and_ocsp(self):
+        """The second node has made and cached its CRL before the first
+        node revokes; its CRL and its OCSP answers then say revoked."""
+        self.api.ensure_tenant("acme")
+        r = self.api.post("/v1/tenants/acme/identities", {
+            "kind": "service", "name": "revoked-elsewhere",
+            "state": "active"})
+        self.assertEqual(r.status, 201, r)
+        r = self.api.post("/v1/tenants/acme/certificates", {
+            "identity_id": r.json()["id"], "generate_key": True})
+        self.assertEqual(r.status, 201, r)
+        doc = r.json()
+        d = self.ws.dir
+        paths = {}
+        for name, text in (("leaf", doc["certificate"]),
+                           ("chain", doc["chain"])):
+            paths[name] = os.path.join(d, "elsewhere-%s.pem" % name)
+            with open(paths[name], "w") as f:
+                f.write(text)
+        node = Server(self.ws)
+        self.addCleanup(node.kill)
+        node.start()
+        anon2 = node.client(token=None)
+
+        def crl_serials():
+            r = anon2.get("/ca/crl")
+            assert r.status == 200, r
+            der = os.path.join(d, "elsewhere.crl")
+            with open(der, "wb") as f:
+                f.write(r.body)
+            return openssl("crl", "-inform", "DER", "-in", der, "-noout",
+                           "-text", cwd=d).stdout.lower()
+
+        def ocsp():
+            return openssl("ocsp", "-issuer", paths["chain"], "-cert",
+                           paths["leaf"], "-url", "http://127.0.0.1:%d/ca/"
+                           "ocsp" % node.port, "-noverify", cwd=d,
+                           check=False).stdout
+
+        serial = doc["serial"].lower().lstrip("0")
+        self.assertNotIn(serial, crl_serials())
+        self.assertIn(": good", ocsp())
+        r = self.api.post("/v1/tenants/acme/certificates/%s/revoke"
+                          % doc["serial"], {"reason": "keyCompromise"})
+        self.assertEqual(r.status, 200, r)
+        deadline = time.monotonic() + REVOCATION_BOUND_S
+        while serial not in crl_serials() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertIn(serial, crl_serials())
+        self.assertIn(": revoked", ocsp())
         self.assertStops(node)
 
 
