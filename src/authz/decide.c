@@ -175,14 +175,18 @@ zt_authz_subject_load(zt_authz_subject *out, zt_db *db,
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	/* The user, its groups and its grants as of one moment. */
+	if ((err = zt_db_begin_read(db)) < 0)
+		return err;
 	if ((err = find_by_name(&ident, &cx, tenant, user)) == ZT_ENOTFOUND)
 		err = find_by_login(&ident, &cx, tenant, user);
-	if (err < 0)
-		return err == ZT_ENOTFOUND ? zt_error_set(err, "no user "
-		    "\"%.64s\" in the tenant", user) : err;
-	err = zt_authz_subject_from(out, db, cfg, tenant, ident);
+	if (err == ZT_ENOTFOUND)
+		err = zt_error_set(err, "no user \"%.64s\" in the tenant",
+		    user);
+	else if (err == ZT_OK)
+		err = zt_authz_subject_from(out, db, cfg, tenant, ident);
 	json_decref(ident);
-	return err;
+	return zt_db_end(db, err);
 }
 
 int

@@ -837,6 +837,7 @@ static const struct store_ops pg_ops = {
 	/* READ COMMITTED, the server's default; callers that need more lock
 	 * rows (SELECT ... FOR UPDATE). */
 	.begin_sql = "BEGIN",
+	.begin_read_sql = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 	.close = pg_close,
 	.ping = pg_ping,
 	.exec = pg_exec,

@@ -527,6 +527,9 @@ static const struct store_ops lite_ops = {
 	/* IMMEDIATE takes the write lock at once: two transactions that
 	 * both read then write cannot deadlock on the upgrade. */
 	.begin_sql = "BEGIN IMMEDIATE",
+	/* DEFERRED: a read lock from the first SELECT to the end, which
+	 * in WAL mode keeps one snapshot and blocks no writer. */
+	.begin_read_sql = "BEGIN",
 	.close = lite_close,
 	.ping = lite_ping,
 	.exec = lite_exec,

@@ -304,6 +304,15 @@ zt_db_begin(zt_db *db)
 	return zt_db_exec(db, db->ops->begin_sql);
 }
 
+int
+zt_db_begin_read(zt_db *db)
+{
+	if (zt_db_in_tx(db))
+		return zt_error_set(ZT_EINVAL, "store: a transaction is "
+		    "already open");
+	return zt_db_exec(db, db->ops->begin_read_sql);
+}
+
 /*
  * On PostgreSQL a failed statement leaves the transaction able only to roll
  * back, and COMMIT would then roll back quietly; report that as an error

@@ -52,6 +52,11 @@ int zt_db_exec(zt_db *db, const char *sql);
  * nest inside; names are identifiers chosen by the code, never input.
  */
 int zt_db_begin(zt_db *db);
+/* A read-only transaction: every statement until zt_db_end reads one
+ * snapshot of the database (SQLite: a deferred transaction; PostgreSQL:
+ * REPEATABLE READ, READ ONLY), and a series of reads pays for one
+ * snapshot instead of one each. */
+int zt_db_begin_read(zt_db *db);
 int zt_db_commit(zt_db *db);
 int zt_db_rollback(zt_db *db);
 int zt_db_savepoint(zt_db *db, const char *name);

@@ -26,6 +26,8 @@ struct store_ops {
 	enum zt_db_driver driver;
 	const char *name;		/* "sqlite" or "postgres" */
 	const char *begin_sql;		/* how a write transaction starts */
+	const char *begin_read_sql;	/* and a read-only one on one
+					 * snapshot */
 
 	void (*close)(zt_db *db);
 	bool (*ping)(zt_db *db);

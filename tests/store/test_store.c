@@ -542,6 +542,28 @@ test_store__second_connection(void **state)
 	zt_db_close(db2);
 }
 
+/* A read transaction keeps one snapshot while another connection
+ * commits, and does not stop it from committing. */
+static void
+test_store__read_snapshot(void **state)
+{
+	zt_db *db = *state, *db2 = open_db();
+
+	must(insert(db, "a", 1));
+	must(zt_db_begin_read(db));
+	assert_true(zt_db_in_tx(db));
+	assert_int_equal(zt_db_begin_read(db), ZT_EINVAL);
+	assert_int_equal(zt_db_begin(db), ZT_EINVAL);
+	assert_int_equal(count_rows(db), 1);
+	must(insert(db2, "b", 2));
+	assert_int_equal(count_rows(db), 1);
+	assert_false(has_key(db, "b"));
+	must(zt_db_end(db, ZT_OK));
+	assert_false(zt_db_in_tx(db));
+	assert_int_equal(count_rows(db), 2);
+	zt_db_close(db2);
+}
+
 /* A second writer waits, then gives up with ZT_EBUSY.  SQLite waits for
  * the write lock at BEGIN IMMEDIATE (its full busy timeout); PostgreSQL
  * waits for the row, as long as lock_timeout. */
@@ -953,6 +975,7 @@ main(void)
 		CASE(savepoints),
 		CASE(commit_after_failure),
 		CASE(second_connection),
+		CASE(read_snapshot),
 		CASE(busy),
 		CASE(migrate),
 		CASE(migrate_failure),
