@@ -17,17 +17,11 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
-bin=$build/src/ztiam
-[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
-duration=${DURATION:-10s}
-threads=${THREADS:-2}
-conns=${CONNS:-64}
-
 . "$here/lib.sh"
+bench_build "${1:-build}"
+
 # shellcheck disable=SC2086
-serve_start "$bin" authz ${SERVE_FLAGS:-}
+serve_start authz ${SERVE_FLAGS:-}
 ZTIAM_TOKEN=$admin
 export ZTIAM_TOKEN
 

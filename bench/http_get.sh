@@ -23,21 +23,8 @@ if [ "${1:-}" = "--postgres-inner" ]; then
 	inner=1
 	shift
 fi
-build=$(cd "${1:-build}" && pwd)
-bin=$build/src/ztiam
-[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
-
-duration=${DURATION:-10s}
-threads=${THREADS:-2}
-conns=${CONNS:-64}
-
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
+. "$here/lib.sh"
+bench_build "${1:-build}"
 
 # run_one LABEL [DB-URL [SERVE-FLAGS]]: one server, one warm-up, one
 # measured wrk run.
@@ -46,30 +33,16 @@ run_one() {
 	db=${2:-}
 	extra=${3:-}
 	tmp=$(mktemp -d /tmp/ztiam-bench.XXXXXX)
-	port=$(free_port)
-	url=http://127.0.0.1:$port
-
-	set -- --listen "127.0.0.1:$port" --data "$tmp/data"
-	[ -n "$db" ] && set -- "$@" --db "$db"
+	set --
+	[ -n "$db" ] && set -- --db "$db"
 	# shellcheck disable=SC2086
-	set -- "$@" $extra
-	"$bin" serve "$@" >"$tmp/stdout" 2>"$tmp/stderr" &
-	pid=$!
+	if ! serve_spawn "$tmp" "$@" $extra; then
+		echo "(the $label server)" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
 
-	i=0
-	until curl -fs -o /dev/null "$url/readyz"; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || ! kill -0 $pid 2>/dev/null; then
-			echo "ztiam serve ($label) did not start:" >&2
-			tail -5 "$tmp/stderr" >&2
-			kill $pid 2>/dev/null || true
-			rm -rf "$tmp"
-			return 1
-		fi
-		sleep 0.1
-	done
-
-	ZTIAM_TOKEN=$(cat "$tmp/data/bootstrap-token")
+	ZTIAM_TOKEN=$admin
 	export ZTIAM_TOKEN
 	code=$(curl -s -o /dev/null -w '%{http_code}' \
 	    -H "Authorization: Bearer $ZTIAM_TOKEN" "$url/v1/whoami")
@@ -77,14 +50,7 @@ run_one() {
 		echo "GET /v1/whoami answered $code, not 200" >&2
 	fi
 
-	wrk -t"$threads" -c"$conns" -d2s -s "$here/auth.lua" \
-	    "$url/v1/whoami" >/dev/null
-	wrk -t"$threads" -c"$conns" -d"$duration" --latency \
-	    -s "$here/auth.lua" "$url/v1/whoami" >"$tmp/wrk.txt"
-
-	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.txt")
-	p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")
-	bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$tmp/wrk.txt")
+	wrk_measure "$url/v1/whoami" -s "$here/auth.lua"
 	errs=$(awk '/Socket errors:/ { sub(/^ *Socket errors: */, ""); print }' \
 	    "$tmp/wrk.txt")
 	rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' /proc/$pid/status)

@@ -19,17 +19,10 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
-bin=$build/src/ztiam
-[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
-
-duration=${DURATION:-10s}
-threads=${THREADS:-2}
-conns=${CONNS:-64}
-
 . "$here/lib.sh"
-serve_start "$bin" oauth --log-level warn
+bench_build "${1:-build}"
+
+serve_start oauth --log-level warn
 api -o /dev/null -d '{"id":"bench"}' "$url/v1/tenants"
 api -o /dev/null -d '{"name":"svc","kind":"service"}' \
     "$url/v1/tenants/bench/account-systems"
@@ -48,12 +41,7 @@ run() {
 	mode=${3:-}
 	set --
 	[ "$mode" = post ] && set -- -s "$here/oauth_post.lua"
-	wrk -t"$threads" -c"$conns" -d2s "$@" "$target" >/dev/null
-	wrk -t"$threads" -c"$conns" -d"$duration" --latency "$@" "$target" \
-	    >"$tmp/wrk.txt"
-	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.txt")
-	p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")
-	bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$tmp/wrk.txt")
+	wrk_measure "$target" "$@"
 	printf '| %s (wrk -t%s -c%s -d%s) | %s req/s, p99 %s%s |\n' "$label" \
 	    "$threads" "$conns" "$duration" "${rps:-?}" "${p99:-?}" \
 	    "${bad:+, $bad non-2xx}"

@@ -21,15 +21,10 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
-bin=$build/src/ztiam
-[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
+. "$here/lib.sh"
+bench_build "${1:-build}"
 
-duration=${DURATION:-10s}
 warmup=${WARMUP:-2s}
-threads=${THREADS:-2}
-conns=${CONNS:-64}
 endpoints=${ENDPOINTS:-token discovery}
 targets=${TARGETS:-ztiam glewlwyd node}
 peers=${PEERS:-}
@@ -43,17 +38,10 @@ if [ -z "$peers" ] || [ ! -d "$peers/bench" ]; then
 	exit 2
 fi
 
-freeport() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 tmp=$(mktemp -d /tmp/ztiam-bench-peers.XXXXXX)
 PEERS_RUN_DIR=$tmp/peers
-GLEWLWYD_PORT=$(freeport)
-NODE_OIDC_PORT=$(freeport)
+GLEWLWYD_PORT=$(free_port)
+NODE_OIDC_PORT=$(free_port)
 export PEERS_RUN_DIR GLEWLWYD_PORT NODE_OIDC_PORT
 pid=
 cleanup() {
@@ -66,26 +54,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- ztiam, with a client like the peers' bench-client ----
-port=$(freeport)
-url=http://127.0.0.1:$port
-"$bin" serve --listen "127.0.0.1:$port" --data "$tmp/data" \
-    --log-level warn >"$tmp/stdout" 2>"$tmp/stderr" &
-pid=$!
-i=0
-until curl -fs -o /dev/null "$url/readyz"; do
-	i=$((i + 1))
-	if [ $i -gt 300 ] || ! kill -0 $pid 2>/dev/null; then
-		echo "ztiam serve did not start" >&2
-		tail -5 "$tmp/stderr" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-admin=$(cat "$tmp/data/bootstrap-token")
-api() {
-	curl -fsS -H "Authorization: Bearer $admin" \
-	    -H 'Content-Type: application/json' "$@"
-}
+serve_spawn "$tmp" --log-level warn || exit 1
 api -o /dev/null -d '{"id":"bench"}' "$url/v1/tenants"
 api -o /dev/null -d '{"name":"svc","kind":"service"}' \
     "$url/v1/tenants/bench/account-systems"

@@ -13,17 +13,10 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "${1:-build}" && pwd)
-bin=$build/src/ztiam
-[ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 2; }
-
-duration=${DURATION:-10s}
-threads=${THREADS:-2}
-conns=${CONNS:-64}
-
 . "$here/lib.sh"
-serve_start "$bin" ocsp --log-level warn
+bench_build "${1:-build}"
+
+serve_start ocsp --log-level warn
 
 field() {
 	python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]], end="")' "$1"
@@ -67,13 +60,7 @@ run() {
 		target=$target/$(base64 -w0 <"$2" | python3 -c \
 		    'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))')
 	fi
-	wrk -t"$threads" -c"$conns" -d2s -s "$here/ocsp.lua" "$target" \
-	    >/dev/null
-	wrk -t"$threads" -c"$conns" -d"$duration" --latency \
-	    -s "$here/ocsp.lua" "$target" >"$tmp/wrk.txt"
-	rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.txt")
-	p99=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")
-	bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$tmp/wrk.txt")
+	wrk_measure "$target" -s "$here/ocsp.lua"
 	printf '| %s (wrk -t%s -c%s -d%s) | %s req/s, p99 %s%s | >= 20,000 /s |\n' \
 	    "$1" "$threads" "$conns" "$duration" "${rps:-?}" "${p99:-?}" \
 	    "${bad:+, $bad non-2xx}"
