@@ -127,10 +127,7 @@ subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
 	if (s != NULL && now - s->loaded_at < SUBJECT_TTL_MS &&
 	    s->gen == aw->view.gen && s->idgen == idgen)
 		return &s->sub;
-	/* Not there: an empty way, else the one loaded longest ago. */
-	for (i = 0; i < SUBJECT_WAYS && s == NULL; i++)
-		if (!set[i].used)
-			s = &set[i];
+	/* Not there: the way loaded longest ago (an empty one reads 0). */
 	if (s == NULL) {
 		s = &set[0];
 		for (i = 1; i < SUBJECT_WAYS; i++)
@@ -139,6 +136,7 @@ subject_get(zt_req *req, struct api_authz_worker *aw, const char *tenant,
 	}
 	zt_authz_subject_clear(&s->sub);
 	s->used = false;
+	s->loaded_at = 0;
 	if (strlen(user) > USER_MAX)
 		return NULL;
 	*err = zt_authz_subject_load(&s->sub, api_db(req), &app->identity,

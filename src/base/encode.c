@@ -158,6 +158,7 @@ zt_random(void *buf, size_t n)
  * hand out the same id.
  */
 #define ID_POOL 480
+#define ID_BYTES_MAX 64
 
 static _Thread_local struct {
 	uint8_t b[ID_POOL];
@@ -183,7 +184,7 @@ zt_random_id(char *out, size_t outlen, size_t bytes)
 	uint8_t *raw;
 	int err;
 
-	if (bytes > 64 || outlen < zt_b64url_len(bytes) + 1)
+	if (bytes > ID_BYTES_MAX || outlen < zt_b64url_len(bytes) + 1)
 		return zt_error_set(ZT_EINVAL, "id buffer too small");
 	pthread_once(&id_pool_once, id_pool_init);
 	if (id_pool.left < bytes) {

@@ -295,22 +295,25 @@ zt_db_in_tx(const zt_db *db)
 	return db->ops->in_tx(db);
 }
 
-int
-zt_db_begin(zt_db *db)
+static int
+begin(zt_db *db, const char *sql)
 {
 	if (zt_db_in_tx(db))
 		return zt_error_set(ZT_EINVAL, "store: a transaction is "
 		    "already open");
-	return zt_db_exec(db, db->ops->begin_sql);
+	return zt_db_exec(db, sql);
+}
+
+int
+zt_db_begin(zt_db *db)
+{
+	return begin(db, db->ops->begin_sql);
 }
 
 int
 zt_db_begin_read(zt_db *db)
 {
-	if (zt_db_in_tx(db))
-		return zt_error_set(ZT_EINVAL, "store: a transaction is "
-		    "already open");
-	return zt_db_exec(db, db->ops->begin_read_sql);
+	return begin(db, db->ops->begin_read_sql);
 }
 
 /*
